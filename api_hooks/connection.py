@@ -1,0 +1,41 @@
+"""Redis clients built from URLs, with short timeouts and no hidden client-side retries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+
+def redis_from_url(url: str, timeout: float, **kwargs: Any) -> redis.Redis:
+    """Return a blocking client whose every command fails within about `timeout` seconds."""
+    options: dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+    }
+    return redis.Redis.from_url(url, **{**options, **kwargs})
+
+
+def async_redis_from_url(url: str, timeout: float, **kwargs: Any) -> redis.asyncio.Redis:
+    """Asynchronous twin of `redis_from_url`."""
+    options: dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": AsyncRetry(NoBackoff(), 0),
+    }
+    return redis.asyncio.Redis.from_url(url, **{**options, **kwargs})
+
+
+def describe_url(url: str) -> str:
+    """Return `url` without its password, for logs and error messages."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user + ':***@' if user else '***@'}{host}"

@@ -1,0 +1,54 @@
+-- Update one shard of the active-session index and trim sessions that have expired.
+--
+-- KEYS[1]  ZSET   session hash -> expiry (Unix seconds)
+-- KEYS[2]  HASH   session hash -> site part
+-- KEYS[3]  HASH   site part -> site name
+-- ARGV[1]  "touch" (start or extend a session), "end" (remove it) or "trim" (cleanup only)
+-- ARGV[2]  now, Unix seconds (server time)
+-- ARGV[3]  session hash ("" for "trim")
+-- ARGV[4]  expiry, Unix seconds ("touch" only)
+-- ARGV[5]  site part ("touch" only)
+-- ARGV[6]  site name ("touch" only)
+-- ARGV[7]  per-site key base: the per-site ZSET of part p is ARGV[7] .. p
+-- ARGV[8]  at most this many expired sessions are trimmed per call
+-- Returns  the number of expired sessions trimmed.
+--
+-- NOTE: the per-site ZSET names are derived from ARGV[7] rather than passed in KEYS, because
+-- ending a session must find its site from KEYS[2]. ARGV[7] carries the same hash tag as
+-- KEYS[1..3], so every derived key lives in their slot and Redis Cluster accepts the script.
+local expiry_key, site_of_key, sites_key = KEYS[1], KEYS[2], KEYS[3]
+local op, now, session = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local site_base, trim_limit = ARGV[7], tonumber(ARGV[8])
+
+local function forget(member)
+  local part = redis.call("HGET", site_of_key, member)
+  if part then
+    local site_key = site_base .. part
+    redis.call("ZREM", site_key, member)
+    if redis.call("ZCARD", site_key) == 0 then
+      redis.call("HDEL", sites_key, part)
+    end
+    redis.call("HDEL", site_of_key, member)
+  end
+  redis.call("ZREM", expiry_key, member)
+end
+
+if op == "touch" then
+  local expires_at, part, name = ARGV[4], ARGV[5], ARGV[6]
+  local previous = redis.call("HGET", site_of_key, session)
+  if previous and previous ~= part then
+    forget(session)
+  end
+  redis.call("ZADD", expiry_key, expires_at, session)
+  redis.call("ZADD", site_base .. part, expires_at, session)
+  redis.call("HSET", site_of_key, session, part)
+  redis.call("HSET", sites_key, part, name)
+elseif op == "end" then
+  forget(session)
+end
+
+local expired = redis.call("ZRANGEBYSCORE", expiry_key, "-inf", "(" .. now, "LIMIT", 0, trim_limit)
+for _, member in ipairs(expired) do
+  forget(member)
+end
+return #expired

@@ -1,0 +1,241 @@
+"""The recorder that auth handlers call: `SessionMetrics` (blocking) and its shared core."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from redis.exceptions import RedisError
+
+from . import health
+from .breaker import CircuitBreaker
+from .clock import ServerClock
+from .config import RecorderConfig
+from .connection import redis_from_url
+from .keys import KeySchema
+from .logs import RateLimitedLog, events_log
+from .normalize import (
+    hash_session_id,
+    normalize_expiry,
+    normalize_reason,
+    normalize_site,
+    normalize_source,
+    normalize_user_id,
+)
+from .plan import EventPlanner, WriteBatch
+from .scripts import batch_calls, run_calls, sync_clock
+
+_log = logging.getLogger(__name__)
+
+
+class RecorderCore:
+    """Normalises events into write batches, and tracks the recorder's health.
+
+    Subclasses decide how a batch reaches Redis. Every public call of a subclass returns
+    normally whatever Redis does: errors are counted, logged at a limited rate and turn the
+    circuit breaker open.
+    """
+
+    def __init__(self, config: RecorderConfig, local_clock: Callable[[], float]) -> None:
+        self.config = config
+        self.schema = KeySchema(config.prefix, config.active_shards)
+        self.planner = EventPlanner(self.schema, config.retention, config.ranking_cap)
+        self.clock = ServerClock(local_clock)
+        self.breaker = CircuitBreaker(config.breaker_cooldown, config.breaker_max_cooldown)
+        self._ip_policy = config.ip_policy()
+        self._error_log = RateLimitedLog(_log, config.error_log_interval)
+        self._health = health.RecorderHealth(config.prefix)
+
+    # Planning: one method per event kind, each returning the writes it implies
+
+    def plan_started(self, session_id: Any, user_id: Any, site: Any, ip: Any,
+                     expires_at: Any) -> WriteBatch:
+        return self._plan_session_event("started", session_id, user_id, site, ip, expires_at)
+
+    def plan_refresh_succeeded(self, session_id: Any, user_id: Any, site: Any, ip: Any,
+                               expires_at: Any) -> WriteBatch:
+        return self._plan_session_event("success", session_id, user_id, site, ip, expires_at)
+
+    def _plan_session_event(self, kind: str, session_id: Any, user_id: Any, site: Any, ip: Any,
+                            expires_at: Any) -> WriteBatch:
+        now = self.clock.now()
+        site_name = normalize_site(site, self.config.max_site_length)
+        session_hash = hash_session_id(session_id)
+        batch = WriteBatch(events=1)
+        self.planner.count(batch, now, (kind, site_name))
+        if session_hash is not None:
+            expiry = normalize_expiry(expires_at, now, self.config.default_session_ttl)
+            self.planner.touch(batch, session_hash, expiry, site_name)
+        if events_log.isEnabledFor(logging.DEBUG):
+            event = "session_started" if kind == "started" else "refresh_succeeded"
+            self._log_event(logging.DEBUG, event, None, site_name, user_id, ip, session_hash)
+        return batch
+
+    def plan_refresh_failed(self, reason: Any, session_id: Any, user_id: Any, site: Any,
+                            ip: Any, source: Any) -> WriteBatch:
+        now = self.clock.now()
+        reason_name = normalize_reason(reason)
+        site_name = normalize_site(site, self.config.max_site_length)
+        stored_ip = self._ip_policy.apply(ip)
+        batch = WriteBatch(events=1)
+        self.planner.failure(batch, now, site_name, reason_name, normalize_source(source),
+                             stored_ip)
+        if events_log.isEnabledFor(logging.INFO):
+            self._log_event(logging.INFO, "refresh_failed", reason_name, site_name, user_id,
+                            stored_ip, hash_session_id(session_id))
+        return batch
+
+    def plan_ended(self, session_id: Any, forced: bool, reason: Any, user_id: Any, site: Any,
+                   ip: Any) -> WriteBatch:
+        now = self.clock.now()
+        site_name = normalize_site(site, self.config.max_site_length)
+        session_hash = hash_session_id(session_id)
+        batch = WriteBatch(events=1)
+        if forced:
+            reason_name = normalize_reason(reason)
+            self.planner.count(batch, now, ("forced", site_name, reason_name))
+        else:
+            reason_name = None
+            self.planner.count(batch, now, ("ended", site_name))
+        if session_hash is not None:
+            self.planner.end(batch, session_hash)
+        level = logging.INFO if forced else logging.DEBUG
+        if events_log.isEnabledFor(level):
+            event = "logout_forced" if forced else "session_ended"
+            self._log_event(level, event, reason_name, site_name, user_id,
+                            self._ip_policy.apply(ip), session_hash)
+        return batch
+
+    def _log_event(self, level: int, event: str, reason: str | None, site: str, user_id: Any,
+                   stored_ip: str | None, session_hash: str | None) -> None:
+        events_log.log(
+            level,
+            "%s reason=%s site=%r",
+            event,
+            reason,
+            site,
+            extra={
+                "event": event,
+                "reason": reason,
+                "site": site,
+                "user_id": normalize_user_id(user_id),
+                "ip": stored_ip,
+                "session": session_hash[:12] if session_hash else None,
+            },
+        )
+
+    # Health bookkeeping shared by the blocking and asyncio recorders
+
+    def report_error(self, exc: BaseException, events: int, where: str) -> None:
+        """Count a failed write of `events` events and open the breaker."""
+        self._health.errors.inc()
+        self._health.dropped("redis_error").inc(events)
+        if self.breaker.record_failure():
+            self._error_log.log(
+                logging.WARNING, "outage",
+                "Redis unreachable while %s (%s: %s); skipping Redis until a probe succeeds",
+                where, type(exc).__name__, exc,
+            )
+
+    def report_success(self) -> None:
+        if self.breaker.record_success():
+            _log.info("Redis reachable again; recording resumed")
+
+    def report_skipped(self, events: int) -> None:
+        self._health.dropped("breaker_open").inc(events)
+
+    def report_bug(self, exc: BaseException) -> None:
+        """Log an unexpected exception from our own code, which must not reach the caller."""
+        self._health.errors.inc()
+        self._error_log.log(
+            logging.ERROR, f"bug:{type(exc).__name__}",
+            "sessionwatch recorder failed on an event (%s: %s); event not recorded",
+            type(exc).__name__, exc,
+        )
+
+
+class SessionMetrics(RecorderCore):
+    """Record session events into Redis from blocking code (one round trip per call).
+
+    Build it once per process from a client or a URL and share it between threads::
+
+        metrics = SessionMetrics.from_url("redis://localhost:6379/0")
+        metrics.refresh_failed("expired", session_id=sid, site="Lyon", ip=client_ip)
+
+    No call raises: with Redis slow or down, a call costs at most the socket timeouts, and
+    once a call has failed the circuit breaker skips Redis (in microseconds) until a probe
+    succeeds. A client passed in is used as it is, so give it short timeouts yourself.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str | None = None,
+        config: RecorderConfig | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        config = config or RecorderConfig()
+        if prefix is not None:
+            config = dataclasses.replace(config, prefix=prefix)
+        super().__init__(config, clock)
+        self.client = client
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str | None = None,
+                 config: RecorderConfig | None = None, **kwargs: Any) -> SessionMetrics:
+        """Connect to `url` with the config's short timeouts and no client-side retries."""
+        config = config or RecorderConfig()
+        client = redis_from_url(url, config.socket_timeout,
+                                socket_connect_timeout=config.connect_timeout, **kwargs)
+        return cls(client, prefix=prefix, config=config)
+
+    def session_started(self, session_id: Any, *, user_id: Any = None, site: Any = None,
+                        ip: Any = None, expires_at: Any = None) -> None:
+        """Count a new session and add it to the active set until `expires_at` (Unix s)."""
+        self._record(self.plan_started, session_id, user_id, site, ip, expires_at)
+
+    def refresh_succeeded(self, session_id: Any, *, user_id: Any = None, site: Any = None,
+                          ip: Any = None, expires_at: Any = None) -> None:
+        """Count a successful refresh and extend the session to `expires_at` (Unix s)."""
+        self._record(self.plan_refresh_succeeded, session_id, user_id, site, ip, expires_at)
+
+    def refresh_failed(self, reason: Any, *, session_id: Any = None, user_id: Any = None,
+                       site: Any = None, ip: Any = None, source: Any = "server") -> None:
+        """Count a failed refresh and rank it by client IP, site and reason."""
+        self._record(self.plan_refresh_failed, reason, session_id, user_id, site, ip, source)
+
+    def session_ended(self, session_id: Any, *, forced: bool = False, reason: Any = "logout",
+                      user_id: Any = None, site: Any = None, ip: Any = None) -> None:
+        """Remove a session from the active set; `forced=True` counts a forced logout."""
+        self._record(self.plan_ended, session_id, forced, reason, user_id, site, ip)
+
+    def _record(self, plan: Callable[..., WriteBatch], *args: Any) -> None:
+        try:
+            if not self.breaker.allow():
+                self.report_skipped(1)
+                return
+            if self.clock.needs_sync():
+                sync_clock(self.client, self.clock)
+            batch = plan(*args)
+            run_calls(self.client, batch_calls(self.planner, batch, self.clock.now(),
+                                               self.config.trim_limit), self.clock)
+        except RedisError as exc:
+            self.report_error(exc, 1, "recording an event")
+        except Exception as exc:
+            self.report_bug(exc)
+        else:
+            self.report_success()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> SessionMetrics:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,138 @@
+"""Lua scripts of the recorder and the pipelines that send a `WriteBatch` in one round trip."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis
+import redis.asyncio
+from redis.exceptions import NoScriptError
+
+from .clock import ServerClock
+from .plan import EventPlanner, WriteBatch
+
+
+@dataclass(frozen=True)
+class LuaScript:
+    """A Lua script from the package's lua/ folder, addressed by its SHA-1 for EVALSHA."""
+
+    name: str
+    source: str
+    sha: str
+
+    @classmethod
+    def load(cls, name: str) -> LuaScript:
+        source = resources.files(__package__).joinpath("lua", f"{name}.lua").read_text("utf-8")
+        return cls(name, source, hashlib.sha1(source.encode("utf-8")).hexdigest())
+
+
+APPLY_COUNTS = LuaScript.load("apply_counts")
+UPDATE_ACTIVE = LuaScript.load("update_active")
+
+
+@dataclass(frozen=True)
+class ScriptCall:
+    script: LuaScript
+    keys: list[str]
+    args: list[Any]
+
+
+def hash_tag(key: str) -> str:
+    """Return the part of `key` that Redis Cluster hashes (the text between braces)."""
+    start = key.find("{")
+    end = key.find("}", start + 1)
+    if start == -1 or end == -1 or end == start + 1:
+        return key
+    return key[start + 1 : end]
+
+
+def batch_calls(planner: EventPlanner, batch: WriteBatch, now: float,
+                trim_limit: int = 10) -> list[ScriptCall]:
+    """Return the script calls that apply `batch`: one per hash slot group, one per session."""
+    groups: dict[str, tuple[list[str], list[Any]]] = {}
+    for key, update in batch.updates.items():
+        keys, args = groups.setdefault(hash_tag(key), ([], []))
+        keys.append(key)
+        args.extend((update.kind, update.expire_at, update.cap, len(update.increments)))
+        for member, amount in update.increments.items():
+            args.extend((member, amount))
+    calls = [ScriptCall(APPLY_COUNTS, keys, args) for keys, args in groups.values()]
+    for active in batch.active:
+        keys, args = planner.active_args(active, now, trim_limit)
+        calls.append(ScriptCall(UPDATE_ACTIVE, keys, args))
+    return calls
+
+
+def _queue(pipe: Any, calls: list[ScriptCall]) -> None:
+    for call in calls:
+        pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
+
+
+def _raise_first_error(results: list[Any], calls: list[ScriptCall]) -> list[ScriptCall]:
+    """Return the calls that failed with NOSCRIPT; raise any other error."""
+    missing = []
+    for result, call in zip(results, calls, strict=True):
+        if isinstance(result, NoScriptError):
+            missing.append(call)
+        elif isinstance(result, Exception):
+            raise result
+    return missing
+
+
+def run_calls(client: redis.Redis, calls: list[ScriptCall], clock: ServerClock | None) -> None:
+    """Send `calls` in one pipeline (plus TIME to keep `clock` in sync); load scripts if needed.
+
+    A call that failed with NOSCRIPT did not run, so it is safe to send again once loaded.
+    """
+    pipe = client.pipeline(transaction=False)
+    if clock is not None:
+        pipe.time()
+    _queue(pipe, calls)
+    sent_at = clock.local() if clock is not None else 0.0
+    results = pipe.execute(raise_on_error=False)
+    if clock is not None:
+        clock.observe(results[0], sent_at, clock.local())
+        results = results[1:]
+    missing = _raise_first_error(results, calls)
+    if missing:
+        for script in {call.script for call in missing}:
+            client.script_load(script.source)
+        retry = client.pipeline(transaction=False)
+        _queue(retry, missing)
+        _raise_first_error(retry.execute(raise_on_error=False), missing)
+
+
+async def run_calls_async(client: redis.asyncio.Redis, calls: list[ScriptCall],
+                          clock: ServerClock | None) -> None:
+    """Asynchronous twin of `run_calls`."""
+    pipe = client.pipeline(transaction=False)
+    if clock is not None:
+        pipe.time()
+    _queue(pipe, calls)
+    sent_at = clock.local() if clock is not None else 0.0
+    results = await pipe.execute(raise_on_error=False)
+    if clock is not None:
+        clock.observe(results[0], sent_at, clock.local())
+        results = results[1:]
+    missing = _raise_first_error(results, calls)
+    if missing:
+        for script in {call.script for call in missing}:
+            await client.script_load(script.source)
+        retry = client.pipeline(transaction=False)
+        _queue(retry, missing)
+        _raise_first_error(await retry.execute(raise_on_error=False), missing)
+
+
+def sync_clock(client: redis.Redis, clock: ServerClock) -> None:
+    sent_at = clock.local()
+    reply = client.time()
+    clock.observe(reply, sent_at, clock.local())
+
+
+async def sync_clock_async(client: redis.asyncio.Redis, clock: ServerClock) -> None:
+    sent_at = clock.local()
+    reply = await client.time()
+    clock.observe(reply, sent_at, clock.local())
