@@ -11,14 +11,28 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 
+MAX_CONNECTIONS = 50
+POOL_TIMEOUT = 0.5
+
+
 def redis_from_url(url: str, timeout: float, **kwargs: Any) -> redis.Redis:
-    """Return a blocking client whose every command fails within about `timeout` seconds."""
+    """Return a blocking client whose every command fails within about `timeout` seconds.
+
+    Its pool holds at most MAX_CONNECTIONS connections; a caller finding them all busy waits
+    up to POOL_TIMEOUT seconds for one instead of failing, so a burst is not an outage.
+    """
     options: dict[str, Any] = {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
         "retry": Retry(NoBackoff(), 0),
+        "max_connections": MAX_CONNECTIONS,
+        "timeout": POOL_TIMEOUT,
+        **kwargs,
     }
-    return redis.Redis.from_url(url, **{**options, **kwargs})
+    pool = redis.BlockingConnectionPool.from_url(url, **options)
+    client = redis.Redis(connection_pool=pool)
+    client.auto_close_connection_pool = True  # close() also closes the pool it owns
+    return client
 
 
 def async_redis_from_url(url: str, timeout: float, **kwargs: Any) -> redis.asyncio.Redis:
@@ -27,8 +41,14 @@ def async_redis_from_url(url: str, timeout: float, **kwargs: Any) -> redis.async
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
         "retry": AsyncRetry(NoBackoff(), 0),
+        "max_connections": MAX_CONNECTIONS,
+        "timeout": POOL_TIMEOUT,
+        **kwargs,
     }
-    return redis.asyncio.Redis.from_url(url, **{**options, **kwargs})
+    pool = redis.asyncio.BlockingConnectionPool.from_url(url, **options)
+    client = redis.asyncio.Redis(connection_pool=pool)
+    client.auto_close_connection_pool = True  # aclose() also closes the pool it owns
+    return client
 
 
 def describe_url(url: str) -> str:

@@ -18,6 +18,8 @@ Keys (type; expiry; content):
 - ``{P}:client:seen:<event id digest>`` STRING; client-event dedupe window; dedupe marker.
 - ``{P}:client:rate:<session digest>:<M>`` STRING; 2 minutes; client-event rate limit.
 - ``{P}:tmp:<random>`` ZSET; deleted by the script that made it; ranking union.
+- ``{<tag>}:done:<write id>`` STRING; 5 minutes; marks a buffered write as applied, so a
+  retry after a lost reply does not count twice (``<tag>`` is the hash tag of its keys).
 
 ``H`` is the hour number (Unix seconds // 3600), ``M`` the minute number (Unix seconds // 60),
 both in Redis server time; ``N`` is the active-set shard (session hash modulo the shard count).
@@ -181,6 +183,12 @@ class KeySchema:
 
     def client_rate(self, session_hash: str, minute: int) -> str:
         return f"{{{self.prefix}}}:client:rate:{session_hash}:{minute}"
+
+    # Markers of applied buffered writes (idempotent retries)
+
+    def write_marker(self, hash_tag: str, write_id: str) -> str:
+        """Return the marker key of write `write_id` in the slot of `hash_tag`."""
+        return f"{{{hash_tag}}}:done:{write_id}"
 
     # Scratch keys for server-side ranking unions
 

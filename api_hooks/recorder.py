@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import logging
+import os
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +17,7 @@ from redis.exceptions import RedisError
 
 from . import health
 from .breaker import CircuitBreaker
+from .buffered import BufferConfig, BufferedState
 from .clock import ServerClock
 from .config import RecorderConfig
 from .connection import redis_from_url
@@ -46,7 +51,7 @@ class RecorderCore:
         self.planner = EventPlanner(self.schema, config.retention, config.ranking_cap)
         self.clock = ServerClock(local_clock)
         self.breaker = CircuitBreaker(config.breaker_cooldown, config.breaker_max_cooldown)
-        self._ip_policy = config.ip_policy()
+        self.ip_policy = config.ip_policy()
         self._error_log = RateLimitedLog(_log, config.error_log_interval)
         self._health = health.RecorderHealth(config.prefix)
 
@@ -80,7 +85,7 @@ class RecorderCore:
         now = self.clock.now()
         reason_name = normalize_reason(reason)
         site_name = normalize_site(site, self.config.max_site_length)
-        stored_ip = self._ip_policy.apply(ip)
+        stored_ip = self.ip_policy.apply(ip)
         batch = WriteBatch(events=1)
         self.planner.failure(batch, now, site_name, reason_name, normalize_source(source),
                              stored_ip)
@@ -107,7 +112,7 @@ class RecorderCore:
         if events_log.isEnabledFor(level):
             event = "logout_forced" if forced else "session_ended"
             self._log_event(level, event, reason_name, site_name, user_id,
-                            self._ip_policy.apply(ip), session_hash)
+                            self.ip_policy.apply(ip), session_hash)
         return batch
 
     def _log_event(self, level: int, event: str, reason: str | None, site: str, user_id: Any,
@@ -131,9 +136,11 @@ class RecorderCore:
     # Health bookkeeping shared by the blocking and asyncio recorders
 
     def report_error(self, exc: BaseException, events: int, where: str) -> None:
-        """Count a failed write of `events` events and open the breaker."""
+        """Count a failed write that lost `events` events (0 when kept for retry) and open
+        the breaker."""
         self._health.errors.inc()
-        self._health.dropped("redis_error").inc(events)
+        if events:
+            self._health.dropped("redis_error").inc(events)
         if self.breaker.record_failure():
             self._error_log.log(
                 logging.WARNING, "outage",
@@ -148,6 +155,25 @@ class RecorderCore:
     def report_skipped(self, events: int) -> None:
         self._health.dropped("breaker_open").inc(events)
 
+    def report_dropped(self, events: int) -> None:
+        """Count events dropped because the buffer was full, and say so at a limited rate."""
+        if events:
+            self._health.dropped("buffer_full").inc(events)
+            self._error_log.log(
+                logging.WARNING, "buffer_full",
+                "sessionwatch buffer full: dropped %d events (raise the buffer bounds or "
+                "check Redis)", events,
+            )
+
+    def log_buffered(self, level: int, event: str, reason: Any, site: Any, user_id: Any,
+                     ip: Any, session_id: Any) -> None:
+        """Write the per-event record of a buffered call (only called when enabled)."""
+        self._log_event(
+            level, event, None if reason is None else normalize_reason(reason),
+            normalize_site(site, self.config.max_site_length), user_id,
+            self.ip_policy.apply(ip), hash_session_id(session_id),
+        )
+
     def report_bug(self, exc: BaseException) -> None:
         """Log an unexpected exception from our own code, which must not reach the caller."""
         self._health.errors.inc()
@@ -159,16 +185,21 @@ class RecorderCore:
 
 
 class SessionMetrics(RecorderCore):
-    """Record session events into Redis from blocking code (one round trip per call).
+    """Record session events into Redis from blocking code.
 
     Build it once per process from a client or a URL and share it between threads::
 
-        metrics = SessionMetrics.from_url("redis://localhost:6379/0")
+        metrics = SessionMetrics.from_url("redis://localhost:6379/0", buffered=True)
         metrics.refresh_failed("expired", session_id=sid, site="Lyon", ip=client_ip)
 
-    No call raises: with Redis slow or down, a call costs at most the socket timeouts, and
-    once a call has failed the circuit breaker skips Redis (in microseconds) until a probe
-    succeeds. A client passed in is used as it is, so give it short timeouts yourself.
+    Direct mode (the default here) writes each event before the call returns, in one round
+    trip. Buffered mode only adds the event to an in-process aggregate that a background
+    thread writes every `BufferConfig.flush_interval` seconds, so a call costs about a
+    microsecond; `flush()` and `close()` write what is pending, and so does process exit.
+
+    No call raises: with Redis slow or down, a direct call costs at most the socket timeouts,
+    and once a call has failed the circuit breaker skips Redis (in microseconds) until a
+    probe succeeds. A client passed in is used as it is, so give it short timeouts yourself.
     """
 
     def __init__(
@@ -177,6 +208,8 @@ class SessionMetrics(RecorderCore):
         *,
         prefix: str | None = None,
         config: RecorderConfig | None = None,
+        buffered: bool = False,
+        buffer_config: BufferConfig | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         config = config or RecorderConfig()
@@ -184,35 +217,97 @@ class SessionMetrics(RecorderCore):
             config = dataclasses.replace(config, prefix=prefix)
         super().__init__(config, clock)
         self.client = client
+        self._buffered = BufferedState(self, buffer_config or BufferConfig()) if buffered else None
+        self._flusher: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._flush_lock = threading.Lock()
+        self._closed = False
+        if self._buffered is not None:
+            _register_exit_hooks(self)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str | None = None,
-                 config: RecorderConfig | None = None, **kwargs: Any) -> SessionMetrics:
+                 config: RecorderConfig | None = None, buffered: bool = False,
+                 buffer_config: BufferConfig | None = None, **kwargs: Any) -> SessionMetrics:
         """Connect to `url` with the config's short timeouts and no client-side retries."""
         config = config or RecorderConfig()
         client = redis_from_url(url, config.socket_timeout,
                                 socket_connect_timeout=config.connect_timeout, **kwargs)
-        return cls(client, prefix=prefix, config=config)
+        return cls(client, prefix=prefix, config=config, buffered=buffered,
+                   buffer_config=buffer_config)
+
+    @property
+    def buffered(self) -> bool:
+        return self._buffered is not None
 
     def session_started(self, session_id: Any, *, user_id: Any = None, site: Any = None,
                         ip: Any = None, expires_at: Any = None) -> None:
         """Count a new session and add it to the active set until `expires_at` (Unix s)."""
-        self._record(self.plan_started, session_id, user_id, site, ip, expires_at)
+        state = self._buffered
+        if state is None:
+            self._record(self.plan_started, session_id, user_id, site, ip, expires_at)
+            return
+        try:
+            if self._flusher is None:
+                self._start_flusher()
+            state.add_started(session_id, site, expires_at)
+            if events_log.isEnabledFor(logging.DEBUG):
+                self.log_buffered(logging.DEBUG, "session_started", None, site, user_id, ip,
+                                  session_id)
+        except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
+            self.report_bug(exc)
 
     def refresh_succeeded(self, session_id: Any, *, user_id: Any = None, site: Any = None,
                           ip: Any = None, expires_at: Any = None) -> None:
         """Count a successful refresh and extend the session to `expires_at` (Unix s)."""
-        self._record(self.plan_refresh_succeeded, session_id, user_id, site, ip, expires_at)
+        state = self._buffered
+        if state is None:
+            self._record(self.plan_refresh_succeeded, session_id, user_id, site, ip, expires_at)
+            return
+        try:
+            if self._flusher is None:
+                self._start_flusher()
+            state.add_success(session_id, site, expires_at)
+            if events_log.isEnabledFor(logging.DEBUG):
+                self.log_buffered(logging.DEBUG, "refresh_succeeded", None, site, user_id, ip,
+                                  session_id)
+        except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
+            self.report_bug(exc)
 
     def refresh_failed(self, reason: Any, *, session_id: Any = None, user_id: Any = None,
                        site: Any = None, ip: Any = None, source: Any = "server") -> None:
         """Count a failed refresh and rank it by client IP, site and reason."""
-        self._record(self.plan_refresh_failed, reason, session_id, user_id, site, ip, source)
+        state = self._buffered
+        if state is None:
+            self._record(self.plan_refresh_failed, reason, session_id, user_id, site, ip, source)
+            return
+        try:
+            if self._flusher is None:
+                self._start_flusher()
+            state.add_failure(reason, site, ip, source)
+            if events_log.isEnabledFor(logging.INFO):
+                self.log_buffered(logging.INFO, "refresh_failed", reason, site, user_id, ip,
+                                  session_id)
+        except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
+            self.report_bug(exc)
 
     def session_ended(self, session_id: Any, *, forced: bool = False, reason: Any = "logout",
                       user_id: Any = None, site: Any = None, ip: Any = None) -> None:
         """Remove a session from the active set; `forced=True` counts a forced logout."""
-        self._record(self.plan_ended, session_id, forced, reason, user_id, site, ip)
+        state = self._buffered
+        if state is None:
+            self._record(self.plan_ended, session_id, forced, reason, user_id, site, ip)
+            return
+        try:
+            if self._flusher is None:
+                self._start_flusher()
+            state.add_ended(session_id, forced, reason, site)
+            level = logging.INFO if forced else logging.DEBUG
+            if events_log.isEnabledFor(level):
+                self.log_buffered(level, "logout_forced" if forced else "session_ended",
+                                  reason if forced else None, site, user_id, ip, session_id)
+        except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
+            self.report_bug(exc)
 
     def _record(self, plan: Callable[..., WriteBatch], *args: Any) -> None:
         try:
@@ -226,12 +321,89 @@ class SessionMetrics(RecorderCore):
                                                self.config.trim_limit), self.clock)
         except RedisError as exc:
             self.report_error(exc, 1, "recording an event")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
             self.report_bug(exc)
         else:
             self.report_success()
 
+    # Buffered mode: the flusher thread
+
+    def _start_flusher(self) -> None:
+        with self._flush_lock:
+            if self._flusher is not None or self._closed:
+                return
+            self._stop.clear()
+            thread = threading.Thread(target=self._flush_loop, name="sessionwatch-flusher",
+                                      daemon=True)
+            thread.start()
+            self._flusher = thread
+
+    def _flush_loop(self) -> None:
+        assert self._buffered is not None
+        interval = self._buffered.config.flush_interval
+        while not self._stop.wait(interval):
+            self.flush()
+
+    def flush(self) -> bool:
+        """Write everything buffered so far; return True if nothing is left pending.
+
+        Does nothing in direct mode. While the breaker is open, keeps the events for the next
+        attempt instead of waiting on Redis.
+        """
+        state = self._buffered
+        if state is None:
+            return True
+        with self._flush_lock:
+            self.report_dropped(state.prepare_flush())
+            if not state.pending:
+                return True
+            if not self.breaker.allow():
+                return False
+            try:
+                if self.clock.needs_sync():
+                    sync_clock(self.client, self.clock)
+                while state.pending:
+                    write_id, batch = state.pending[0]
+                    calls = batch_calls(self.planner, batch, self.clock.now(),
+                                        self.config.trim_limit, write_id)
+                    run_calls(self.client, calls, self.clock)
+                    state.written()
+            except RedisError as exc:
+                self.report_error(exc, 0, "flushing buffered events")
+                return False
+            except Exception as exc:  # noqa: BLE001 - keep the flusher thread alive
+                self.report_bug(exc)
+                return False
+            self.report_success()
+            return True
+
+    @property
+    def pending_events(self) -> int:
+        """Events accepted but not yet written to Redis (0 in direct mode)."""
+        return 0 if self._buffered is None else self._buffered.pending_events
+
+    def _after_fork_in_child(self) -> None:
+        # The parent keeps and flushes what it buffered; the child starts empty and starts
+        # its own flusher on its first event (threads do not survive fork).
+        if self._buffered is not None:
+            self._buffered.reset_after_fork()
+        self._flush_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._flusher = None
+
     def close(self) -> None:
+        """Stop the flusher, write what is pending (bounded in time), close the client."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join(timeout=self._buffered.config.shutdown_timeout
+                               if self._buffered else None)
+        if self._buffered is not None and not self.flush():
+            lost = self._buffered.pending_events
+            if lost:
+                _log.warning("sessionwatch closed with %d events not written to Redis", lost)
         self.client.close()
 
     def __enter__(self) -> SessionMetrics:
@@ -239,3 +411,21 @@ class SessionMetrics(RecorderCore):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _register_exit_hooks(recorder: SessionMetrics) -> None:
+    """Flush at interpreter exit and reset in forked children, without keeping it alive."""
+    reference = weakref.ref(recorder)
+
+    def flush_at_exit() -> None:
+        target = reference()
+        if target is not None:
+            target.close()
+
+    def reset_in_child() -> None:
+        target = reference()
+        if target is not None:
+            target._after_fork_in_child()
+
+    atexit.register(flush_at_exit)
+    os.register_at_fork(after_in_child=reset_in_child)

@@ -49,12 +49,27 @@ def hash_tag(key: str) -> str:
     return key[start + 1 : end]
 
 
+MARKER_SECONDS = 300
+
+
 def batch_calls(planner: EventPlanner, batch: WriteBatch, now: float,
-                trim_limit: int = 10) -> list[ScriptCall]:
-    """Return the script calls that apply `batch`: one per hash slot group, one per session."""
+                trim_limit: int = 10, write_id: str | None = None) -> list[ScriptCall]:
+    """Return the script calls that apply `batch`: one per hash slot group, one per session.
+
+    With a `write_id`, each group first sets a marker key and is skipped if the marker
+    exists, so sending the same calls again after a lost reply counts nothing twice.
+    """
     groups: dict[str, tuple[list[str], list[Any]]] = {}
     for key, update in batch.updates.items():
-        keys, args = groups.setdefault(hash_tag(key), ([], []))
+        tag = hash_tag(key)
+        group = groups.get(tag)
+        if group is None:
+            if write_id is None:
+                group = groups[tag] = ([], [0])
+            else:
+                marker = planner.schema.write_marker(tag, write_id)
+                group = groups[tag] = ([marker], [MARKER_SECONDS])
+        keys, args = group
         keys.append(key)
         args.extend((update.kind, update.expire_at, update.cap, len(update.increments)))
         for member, amount in update.increments.items():

@@ -1,19 +1,31 @@
 -- Apply counter and ranking increments to time-bucketed keys, setting each key's expiry in
 -- the same atomic step, and cap every ranking to its top entries.
 --
--- KEYS[i]  a HASH of counters or a ZSET ranking; all KEYS of one call share a hash slot.
--- ARGV     for each key i, in order:
+-- KEYS[1]  when ARGV[1] > 0: a marker STRING naming this write; if it exists, the write was
+--          already applied (a retry after a lost reply) and nothing is done
+-- KEYS[i]  the other KEYS: a HASH of counters or a ZSET ranking
+--          (all KEYS of one call share a hash slot)
+-- ARGV[1]  marker lifetime in seconds, or "0" when KEYS[1] is not a marker
+-- ARGV     then, for each counter or ranking key, in order:
 --            type       "h" (HINCRBY fields) or "z" (ZINCRBY members)
 --            expire_at  Unix seconds (server time) at which the key expires; "0" = never
 --            cap        rankings only: keep at most this many top members; "0" = no cap
 --            count      number of (field, increment) pairs that follow
 --            field_1, increment_1, ..., field_count, increment_count
--- Returns  the number of keys updated.
+-- Returns  the number of keys updated (0 for a write already applied).
 --
 -- A ranking is trimmed only when it exceeds cap by a tenth, so trimming costs O(log n)
 -- amortised instead of one ZREMRANGEBYRANK per increment.
-local pos = 1
-for i = 1, #KEYS do
+local marker_ttl = tonumber(ARGV[1])
+local first = 1
+if marker_ttl > 0 then
+  if redis.call("SET", KEYS[1], "1", "NX", "EX", marker_ttl) == false then
+    return 0
+  end
+  first = 2
+end
+local pos = 2
+for i = first, #KEYS do
   local key = KEYS[i]
   local kind = ARGV[pos]
   local expire_at = tonumber(ARGV[pos + 1])
@@ -40,4 +52,4 @@ for i = 1, #KEYS do
     redis.call("EXPIREAT", key, expire_at)
   end
 end
-return #KEYS
+return #KEYS - first + 1
