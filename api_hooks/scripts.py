@@ -12,6 +12,7 @@ import redis.asyncio
 from redis.exceptions import NoScriptError
 
 from .clock import ServerClock
+from .connection import is_cluster
 from .plan import EventPlanner, WriteBatch
 
 
@@ -101,7 +102,11 @@ def run_calls(client: redis.Redis, calls: list[ScriptCall], clock: ServerClock |
     """Send `calls` in one pipeline (plus TIME to keep `clock` in sync); load scripts if needed.
 
     A call that failed with NOSCRIPT did not run, so it is safe to send again once loaded.
+    Redis Cluster pipelines cannot carry TIME, so there the clock is synced on its own
+    round trip once a minute (`ServerClock.needs_sync`).
     """
+    if clock is not None and is_cluster(client):
+        clock = None
     pipe = client.pipeline(transaction=False)
     if clock is not None:
         pipe.time()
@@ -123,6 +128,8 @@ def run_calls(client: redis.Redis, calls: list[ScriptCall], clock: ServerClock |
 async def run_calls_async(client: redis.asyncio.Redis, calls: list[ScriptCall],
                           clock: ServerClock | None) -> None:
     """Asynchronous twin of `run_calls`."""
+    if clock is not None and is_cluster(client):
+        clock = None
     pipe = client.pipeline(transaction=False)
     if clock is not None:
         pipe.time()

@@ -32,9 +32,9 @@ WINDOW_CHOICE = click.Choice(WINDOW_NAMES)
 class Context:
     """Shared state of one invocation: how to reach Redis and how to print."""
 
-    def __init__(self, redis_url: str, prefix: str, as_json: bool, timeout: float) -> None:
+    def __init__(self, redis_url: str, schema: KeySchema, as_json: bool, timeout: float) -> None:
         self.redis_url = redis_url
-        self.prefix = prefix
+        self.schema = schema
         self.as_json = as_json
         self.timeout = timeout
         self._reader: SessionStatsReader | None = None
@@ -42,7 +42,7 @@ class Context:
     def reader(self) -> SessionStatsReader:
         if self._reader is None:
             client = redis_from_url(self.redis_url, self.timeout)
-            self._reader = SessionStatsReader(client, KeySchema(self.prefix))
+            self._reader = SessionStatsReader(client, self.schema)
         return self._reader
 
     def read(self, action: Callable[[SessionStatsReader], Any]) -> Any:
@@ -122,17 +122,21 @@ def _active_text(doc: dict[str, Any]) -> str:
               show_default=True, help="Redis holding the recorder's keys.")
 @click.option("--prefix", envvar="SESSIONWATCH_PREFIX", default=DEFAULT_PREFIX,
               show_default=True, help="Key prefix the recorder writes under.")
+@click.option("--active-shards", envvar="SESSIONWATCH_ACTIVE_SHARDS", default=1,
+              show_default=True, type=click.IntRange(1, 1024),
+              help="Active-session shards the recorder is configured with.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option("--timeout", default=2.0, show_default=True, type=click.FloatRange(0.01, 60),
               help="Seconds to wait for Redis before giving up.")
 @click.pass_context
-def cli(ctx: click.Context, redis_url: str, prefix: str, as_json: bool, timeout: float) -> None:
+def cli(ctx: click.Context, redis_url: str, prefix: str, active_shards: int, as_json: bool,
+        timeout: float) -> None:
     """Show session refresh statistics recorded by sessionwatch."""
     try:
-        KeySchema(prefix)
+        schema = KeySchema(prefix, active_shards)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--prefix'") from None
-    ctx.obj = Context(redis_url, prefix, as_json, timeout)
+    ctx.obj = Context(redis_url, schema, as_json, timeout)
 
 
 def _json_option(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,9 +11,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import redis
-from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 from sessionwatch.api_hooks.clock import ServerClock
+from sessionwatch.api_hooks.connection import is_cluster
 from sessionwatch.api_hooks.keys import KeySchema, parse_counter_field
 from sessionwatch.api_hooks.normalize import REASONS
 from sessionwatch.api_hooks.scripts import LuaScript, sync_clock
@@ -118,12 +118,12 @@ def _text(value: bytes | str) -> str:
 class SessionStatsReader:
     """Queries over one prefix's keys; every method raises redis errors to its caller."""
 
-    def __init__(self, client: redis.Redis | RedisCluster, schema: KeySchema,
+    def __init__(self, client: redis.Redis, schema: KeySchema,
                  clock: ServerClock | None = None) -> None:
         self.client = client
         self.schema = schema
         self.clock = clock or ServerClock()
-        self._cluster = isinstance(client, RedisCluster)
+        self._cluster = is_cluster(client)
 
     def now(self) -> float:
         """Return Redis server time, re-measuring the clock offset once a minute."""
