@@ -33,6 +33,7 @@ class CircuitBreaker:
         self._open_until = 0.0
         self._current = cooldown
         self._failing = False
+        self._probing = False
 
     @property
     def is_open(self) -> bool:
@@ -49,6 +50,7 @@ class CircuitBreaker:
                 return False
             # Let exactly one caller probe; the others keep skipping until it reports back.
             self._open_until = now + self._current
+            self._probing = True
             return True
 
     def record_success(self) -> bool:
@@ -58,18 +60,26 @@ class CircuitBreaker:
         with self._lock:
             was_open = self._failing
             self._failing = False
+            self._probing = False
             self._current = self._base
             self._open_until = 0.0
             return was_open
 
     def record_failure(self) -> bool:
-        """Open the breaker (or extend it); return True if it was closed before."""
+        """Open the breaker (or extend it); return True if it was closed before.
+
+        While open, only the failure of a probe doubles the cooldown: calls that were already
+        in flight when the breaker opened report the same outage and change nothing.
+        """
         with self._lock:
             was_closed = not self._failing
             if was_closed:
                 self._current = self._base
-            else:
+            elif self._probing:
                 self._current = min(self._current * 2, self._max)
+            else:
+                return False
+            self._probing = False
             self._failing = True
             self._open_until = self._clock() + self._current
             return was_closed

@@ -106,7 +106,10 @@ def redis_from_url(url: str, timeout: float, **kwargs: Any) -> Any:
     options = _options(timeout, Retry(NoBackoff(), 0), kwargs)
     if url.startswith(CLUSTER_SCHEME + "://"):
         target = parse_multi_host_url(url)
-        nodes = [redis.cluster.ClusterNode(host, port) for host, port in target.nodes]
+        nodes = [
+            redis.cluster.ClusterNode(host, port)  # type: ignore[no-untyped-call]
+            for host, port in target.nodes
+        ]
         return redis.cluster.RedisCluster(
             startup_nodes=nodes, username=target.username, password=target.password,
             **options,
@@ -134,7 +137,7 @@ def async_redis_from_url(url: str, timeout: float, **kwargs: Any) -> Any:
     if url.startswith(CLUSTER_SCHEME + "://"):
         target = parse_multi_host_url(url)
         nodes = [
-            redis.asyncio.cluster.ClusterNode(host, port)  # type: ignore[no-untyped-call]
+            redis.asyncio.cluster.ClusterNode(host, port)
             for host, port in target.nodes
         ]
         return redis.asyncio.cluster.RedisCluster(

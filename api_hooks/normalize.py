@@ -161,7 +161,10 @@ def normalize_expiry(
         if expires_at.tzinfo is not None:
             seconds = expires_at.timestamp()
     elif isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
-        seconds = float(expires_at)
+        try:
+            seconds = float(expires_at)
+        except OverflowError:  # an int beyond float range
+            seconds = None
     if seconds is None or not math.isfinite(seconds):
         return now + default_ttl
     if seconds < now - 86400 or seconds > now + max_ahead:

@@ -70,6 +70,13 @@ class RedisServer:
             self.process.wait(10)
         self.process = None
 
+    def kill(self) -> None:
+        """Stop the server at once with SIGKILL (for a server stuck in DEBUG SLEEP)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
     def client(self, **kwargs: Any) -> redis.Redis:
         return redis.Redis(port=self.port, **kwargs)
 
