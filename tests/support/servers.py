@@ -51,6 +51,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.workdir), *self.extra_args],
@@ -69,6 +70,7 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(10)
         self.process = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def kill(self) -> None:
         """Stop the server at once with SIGKILL (for a server stuck in DEBUG SLEEP)."""
