@@ -96,6 +96,11 @@ def _options(timeout: float, retry: Any, kwargs: dict[str, Any]) -> dict[str, An
     }
 
 
+def _pool_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Add the pool bounds, unless the caller chose its own `max_connections` or `timeout`."""
+    return {"max_connections": MAX_CONNECTIONS, "timeout": POOL_TIMEOUT, **options}
+
+
 def redis_from_url(url: str, timeout: float, **kwargs: Any) -> Any:
     """Return a blocking client whose every command fails within about `timeout` seconds.
 
@@ -123,9 +128,7 @@ def redis_from_url(url: str, timeout: float, **kwargs: Any) -> Any:
         )
         assert target.service is not None
         return sentinel.master_for(target.service)
-    pool = redis.BlockingConnectionPool.from_url(
-        url, max_connections=MAX_CONNECTIONS, timeout=POOL_TIMEOUT, **options
-    )
+    pool = redis.BlockingConnectionPool.from_url(url, **_pool_options(options))
     client = redis.Redis(connection_pool=pool)
     client.auto_close_connection_pool = True  # close() also closes the pool it owns
     return client
@@ -153,9 +156,7 @@ def async_redis_from_url(url: str, timeout: float, **kwargs: Any) -> Any:
         )
         assert target.service is not None
         return sentinel.master_for(target.service)
-    pool = redis.asyncio.BlockingConnectionPool.from_url(
-        url, max_connections=MAX_CONNECTIONS, timeout=POOL_TIMEOUT, **options
-    )
+    pool = redis.asyncio.BlockingConnectionPool.from_url(url, **_pool_options(options))
     client = redis.asyncio.Redis(connection_pool=pool)
     client.auto_close_connection_pool = True  # aclose() also closes the pool it owns
     return client

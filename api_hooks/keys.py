@@ -10,7 +10,7 @@ Keys (type; expiry; content):
 - ``{P:h<H>}:m<M>:counts`` HASH; minute end + minute retention; counters of one minute.
 - ``{P:h<H>}:counts`` HASH; hour end + hour retention; counters of one hour.
 - ``{P:h<H>}:m<M>:top:<dim>`` ZSET; minute end + minute retention; failure ranking.
-- ``{P:h<H>}:top:<dim>`` ZSET; hour end + hour retention (IP retention for ``ip``); ranking.
+- ``{P:h<H>}:top:<dim>`` ZSET; hour end + hour retention; failure ranking.
 - ``{P:a<N>}:expiry`` ZSET; never, expired members trimmed; session digest -> expiry.
 - ``{P:a<N>}:site_of`` HASH; never, fields trimmed; session digest -> site key part.
 - ``{P:a<N>}:site:<part>`` ZSET; never, members trimmed; active sessions of one site.
@@ -20,6 +20,9 @@ Keys (type; expiry; content):
 - ``{P}:tmp:<random>`` ZSET; deleted by the script that made it; ranking union.
 - ``{<tag>}:done:<write id>`` STRING; 5 minutes; marks a buffered write as applied, so a
   retry after a lost reply does not count twice (``<tag>`` is the hash tag of its keys).
+
+Address rankings (``<dim>`` = ``ip``) expire sooner: at most IP retention after the start of
+their bucket, so no address outlives the IP retention.
 
 ``H`` is the hour number (Unix seconds // 3600), ``M`` the minute number (Unix seconds // 60),
 both in Redis server time; ``N`` is the active-set shard (session hash modulo the shard count).

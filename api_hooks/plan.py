@@ -91,15 +91,20 @@ class EventPlanner:
         """Add `amount` to `member` in the minute and hour failure rankings of `dimension`."""
         minute, hour = int(at // MINUTE), int(at // HOUR)
         retention = self.retention
-        hour_seconds = retention.ip_seconds if dimension == "ip" else retention.hour_seconds
-        minute_seconds = min(retention.minute_seconds, hour_seconds)
+        minute_expiry = (minute + 1) * MINUTE + retention.minute_seconds
+        hour_expiry = (hour + 1) * HOUR + retention.hour_seconds
+        if dimension == "ip":
+            # An address may be kept at most `ip_seconds` after its event, so the expiry of
+            # an address ranking counts from the start of its bucket, not from its end.
+            minute_expiry = min(minute_expiry, minute * MINUTE + retention.ip_seconds)
+            hour_expiry = hour * HOUR + retention.ip_seconds
         batch.increment(
             "z", self.schema.minute_ranking(dimension, minute), member, amount,
-            (minute + 1) * MINUTE + minute_seconds, self.ranking_cap,
+            minute_expiry, self.ranking_cap,
         )
         batch.increment(
             "z", self.schema.hour_ranking(dimension, hour), member, amount,
-            (hour + 1) * HOUR + hour_seconds, self.ranking_cap,
+            hour_expiry, self.ranking_cap,
         )
 
     def failure(self, batch: WriteBatch, at: float, site: str, reason: str, source: str,

@@ -50,6 +50,7 @@ class RecorderCore:
         self.schema = KeySchema(config.prefix, config.active_shards)
         self.planner = EventPlanner(self.schema, config.retention, config.ranking_cap)
         self.clock = ServerClock(local_clock)
+        self.local_clock = local_clock  # called directly by buffered mode, once per event
         self.breaker = CircuitBreaker(config.breaker_cooldown, config.breaker_max_cooldown)
         self.ip_policy = config.ip_policy()
         self._error_log = RateLimitedLog(_log, config.error_log_interval)
@@ -77,7 +78,8 @@ class RecorderCore:
             self.planner.touch(batch, session_hash, expiry, site_name)
         if events_log.isEnabledFor(logging.DEBUG):
             event = "session_started" if kind == "started" else "refresh_succeeded"
-            self._log_event(logging.DEBUG, event, None, site_name, user_id, ip, session_hash)
+            self._log_event(logging.DEBUG, event, None, site_name, user_id,
+                            self.ip_policy.apply(ip), session_hash)
         return batch
 
     def plan_refresh_failed(self, reason: Any, session_id: Any, user_id: Any, site: Any,

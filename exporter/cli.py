@@ -41,7 +41,10 @@ class Context:
 
     def reader(self) -> SessionStatsReader:
         if self._reader is None:
-            client = redis_from_url(self.redis_url, self.timeout)
+            try:
+                client = redis_from_url(self.redis_url, self.timeout)
+            except ValueError as exc:  # a malformed URL: a usage error, not an outage
+                raise click.BadParameter(str(exc), param_hint="'--redis-url'") from None
             self._reader = SessionStatsReader(client, self.schema)
         return self._reader
 
@@ -228,8 +231,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
     """Run the CLI with the exit statuses listed in the module docstring."""
     try:
         cli.main(args=argv, prog_name="session-stats", standalone_mode=False)
-    except click.UsageError as exc:
+    except click.exceptions.NoArgsIsHelpError as exc:
         exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.UsageError as exc:
+        # One line, so a cron mail or a CI log shows the cause without the usage block.
+        message = exc.format_message().rstrip(".")
+        hint = f". Try '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""
+        click.echo(f"Error: {message}{hint}.", err=True)
         sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
         exc.show()

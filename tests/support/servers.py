@@ -78,6 +78,7 @@ class RedisServer:
             self.process.kill()
             self.process.wait(10)
         self.process = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def client(self, **kwargs: Any) -> redis.Redis:
         return redis.Redis(port=self.port, **kwargs)
