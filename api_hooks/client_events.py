@@ -1,0 +1,307 @@
+"""FastAPI router that receives refresh failures seen only by the browser.
+
+A refresh that failed for lack of network never reached the server, so the session keeper in
+the browser queues it and posts it here once the network is back. Each accepted event is
+counted as ``refresh_failed(reason="network", source="client")``.
+
+The endpoint requires the session's authentication, through a dependency of the host. It caps
+the body size and the number of events, and checks every timestamp. It counts an event id once
+per session, so a resend after a lost response is not counted twice, and rate-limits each
+session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from redis.exceptions import RedisError
+from starlette.concurrency import run_in_threadpool
+
+from .async_recorder import AsyncSessionMetrics
+from .normalize import hash_session_id
+from .recorder import SessionMetrics
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_PATH = "/v1/sessions/client-events"
+RATE_WINDOW_SECONDS = 60
+# The rate key covers one minute; it lives one more so a slow request still finds it.
+RATE_KEY_TTL_SECONDS = 2 * RATE_WINDOW_SECONDS
+
+
+@dataclass(frozen=True)
+class ClientIdentity:
+    """Identity of the poster, as returned by the host's `authenticate` dependency."""
+
+    session_id: str
+    user_id: str | None = None
+    site: str | None = None
+
+
+class ClientEvent(BaseModel):
+    """One refresh failure the browser saw; `occurred_at` is Unix seconds on the browser clock."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Za-z0-9-]{8,64}$")
+    type: Literal["refresh_failed"]
+    reason: Literal["network"]
+    detail: Literal["offline", "fetch_error", "timeout"] | None = None
+    occurred_at: float
+
+
+class ClientEventBatch(BaseModel):
+    """Request body; `sent_at` (Unix seconds, browser clock) anchors the events' ages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[ClientEvent]
+    sent_at: float
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+def identity_of(value: Any) -> ClientIdentity:
+    """Read session_id, user_id and site from what `authenticate` returned (object or mapping)."""
+    if isinstance(value, ClientIdentity):
+        return value
+
+    def field(name: str) -> Any:
+        if isinstance(value, Mapping):
+            return value.get(name)
+        return getattr(value, name, None)
+
+    session_id = field("session_id")
+    if not session_id:
+        raise TypeError(
+            "authenticate must return an object or mapping with a non-empty session_id, "
+            f"got {type(value).__name__}"
+        )
+    user_id, site = field("user_id"), field("site")
+    return ClientIdentity(
+        str(session_id),
+        None if user_id is None else str(user_id),
+        None if site is None else str(site),
+    )
+
+
+def event_digest(session_hash: str, event_id: str) -> str:
+    """Return the digest naming one event of one session in the dedupe key."""
+    text = f"{session_hash}:{event_id}".encode()
+    return hashlib.blake2b(text, digest_size=12, person=b"sw-client-ev").hexdigest()
+
+
+def _format_location(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif path:
+            path += f".{part}"
+        else:
+            path = str(part)
+    return path or "body"
+
+
+def _validation_message(error: ValidationError) -> str:
+    problems = [f"{_format_location(e['loc'])}: {e['msg']}" for e in error.errors()[:5]]
+    more = error.error_count() - len(problems)
+    suffix = f" (and {more} more)" if more > 0 else ""
+    return "invalid body: " + "; ".join(problems) + suffix
+
+
+class _EventStore:
+    """Rate-limit counters and dedupe markers in the recorder's Redis, sync or asyncio."""
+
+    def __init__(self, metrics: SessionMetrics | AsyncSessionMetrics) -> None:
+        if not isinstance(metrics, SessionMetrics | AsyncSessionMetrics):
+            raise TypeError("metrics must be a SessionMetrics or AsyncSessionMetrics, "
+                            f"got {type(metrics).__name__}")
+        self.async_client = metrics.client if isinstance(metrics, AsyncSessionMetrics) else None
+        self.sync_client = metrics.client if isinstance(metrics, SessionMetrics) else None
+
+    async def _run(self, build: Callable[[Any], None]) -> list[Any]:
+        if self.async_client is not None:
+            async with self.async_client.pipeline(transaction=True) as pipe:
+                build(pipe)
+                return list(await pipe.execute())
+        client = self.sync_client
+        assert client is not None
+
+        def run_sync() -> list[Any]:
+            with client.pipeline(transaction=True) as pipe:
+                build(pipe)
+                return list(pipe.execute())
+
+        return await run_in_threadpool(run_sync)
+
+    async def hit(self, key: str) -> int:
+        """Count one request on a rate key; the expiry is set in the same transaction."""
+
+        def build(pipe: Any) -> None:
+            pipe.incr(key)
+            pipe.expire(key, RATE_KEY_TTL_SECONDS)
+
+        return int((await self._run(build))[0])
+
+    async def mark_new(self, keys: list[str], ttl: int) -> list[bool]:
+        """Set each dedupe marker unless it exists; True for the markers this call created."""
+
+        def build(pipe: Any) -> None:
+            for key in keys:
+                pipe.set(key, 1, nx=True, ex=ttl)
+
+        return [bool(result) for result in await self._run(build)]
+
+
+async def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    result = method(*args, **kwargs)
+    if inspect.isawaitable(result):
+        await result
+
+
+def client_events_router(
+    metrics: SessionMetrics | AsyncSessionMetrics,
+    *,
+    authenticate: Callable[..., Any] | Callable[..., Awaitable[Any]],
+    path: str = DEFAULT_PATH,
+    max_body_bytes: int = 16_384,
+    max_events: int = 50,
+    max_event_age_seconds: float = 86_400,
+    max_clock_skew_seconds: float = 86_400,
+    max_requests_per_minute: int = 30,
+    client_ip: Callable[[Request], str | None] | None = None,
+) -> APIRouter:
+    """Build the router serving ``POST {path}``.
+
+    `authenticate` is a FastAPI dependency of the host that validates the session's
+    credentials (raising 401 itself) and returns a `ClientIdentity`, or any object or mapping
+    with `session_id`, `user_id` and `site`. An event is accepted when its `occurred_at` is at
+    most `max_event_age_seconds` before the batch's `sent_at` and not after it, and `sent_at`
+    is within `max_clock_skew_seconds` of the server clock. Each session may post
+    `max_requests_per_minute` requests per clock minute. `client_ip` resolves the address
+    recorded with the failures (for example `ClientIPResolver(...).from_request`).
+
+    Responses: 200 ``{"accepted": n, "duplicates": m}``; 400 for a body that is not JSON;
+    413 above `max_body_bytes`; 422 for a body that breaks the schema, the event cap or the
+    time rules; 429 with Retry-After past the rate limit; 503 when Redis cannot be reached
+    (the browser keeps its events and sends them again later).
+    """
+    for name, value in (("max_body_bytes", max_body_bytes), ("max_events", max_events),
+                        ("max_requests_per_minute", max_requests_per_minute)):
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    store = _EventStore(metrics)
+    schema = metrics.schema
+    # A marker must outlive every moment its event could still be accepted.
+    dedupe_ttl = math.ceil(max_event_age_seconds + 2 * max_clock_skew_seconds + RATE_WINDOW_SECONDS)
+    router = APIRouter()
+
+    async def read_body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+            raise _BadRequest(413, f"body too large: {declared} bytes, at most {max_body_bytes}")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body_bytes:
+                raise _BadRequest(413, f"body too large: more than {max_body_bytes} bytes")
+        return bytes(body)
+
+    def parse(body: bytes, now: float) -> ClientEventBatch:
+        try:
+            raw = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _BadRequest(400, f"invalid JSON body: {exc}") from None
+        try:
+            batch = ClientEventBatch.model_validate(raw)
+        except ValidationError as exc:
+            raise _BadRequest(422, _validation_message(exc)) from None
+        count = len(batch.events)
+        if not 1 <= count <= max_events:
+            raise _BadRequest(422, f"events: got {count} events, expected 1 to {max_events}")
+        check_times(batch, now)
+        return batch
+
+    def check_times(batch: ClientEventBatch, now: float) -> None:
+        if not math.isfinite(batch.sent_at) or abs(batch.sent_at - now) > max_clock_skew_seconds:
+            raise _BadRequest(
+                422,
+                f"sent_at: {batch.sent_at} is more than {max_clock_skew_seconds:g} s away from "
+                f"the server clock ({now:.0f}); check the device clock",
+            )
+        for index, event in enumerate(batch.events):
+            age = batch.sent_at - event.occurred_at
+            if not math.isfinite(event.occurred_at) or not 0 <= age <= max_event_age_seconds:
+                raise _BadRequest(
+                    422,
+                    f"events[{index}].occurred_at: {event.occurred_at} must be at most "
+                    f"{max_event_age_seconds:g} s before sent_at ({batch.sent_at}) "
+                    "and not after it",
+                )
+
+    async def check_rate(session_hash: str, now: float) -> None:
+        minute = int(now // RATE_WINDOW_SECONDS)
+        count = await store.hit(schema.client_rate(session_hash, minute))
+        if count > max_requests_per_minute:
+            retry_after = max(1, math.ceil((minute + 1) * RATE_WINDOW_SECONDS - now))
+            raise _BadRequest(
+                429,
+                f"rate limit exceeded: at most {max_requests_per_minute} requests per minute "
+                f"per session; retry after {retry_after} s",
+                headers={"Retry-After": str(retry_after)},
+            )
+
+    @router.post(path, summary="Report refresh failures that only the browser saw")
+    async def post_client_events(
+        request: Request,
+        # A default, not Annotated[...]: postponed annotations cannot see this local name.
+        auth: Any = Depends(authenticate),  # noqa: B008
+    ) -> JSONResponse:
+        identity = identity_of(auth)
+        session_hash = hash_session_id(identity.session_id) or ""
+        now = metrics.clock.now()
+        try:
+            body = await read_body(request)
+            await check_rate(session_hash, now)
+            batch = parse(body, now)
+            keys = [schema.client_event_seen(event_digest(session_hash, event.id))
+                    for event in batch.events]
+            fresh = await store.mark_new(keys, dedupe_ttl)
+        except _BadRequest as exc:
+            raise HTTPException(exc.status, exc.message, headers=exc.headers) from None
+        except RedisError as exc:
+            _log.warning("client events not stored: Redis unavailable (%s: %s)",
+                         type(exc).__name__, exc)
+            raise HTTPException(503, "event store unavailable; send the events again later",
+                                headers={"Retry-After": "30"}) from None
+
+        ip = client_ip(request) if client_ip else None
+        accepted = 0
+        for is_new in fresh:
+            if not is_new:
+                continue
+            # NOTE: the dedupe marker is set before the recorder writes. If the recorder then
+            # skips the write (circuit breaker open), the event is lost, never counted twice.
+            await _call(metrics.refresh_failed, "network", session_id=identity.session_id,
+                        user_id=identity.user_id, site=identity.site, ip=ip, source="client")
+            accepted += 1
+        return JSONResponse({"accepted": accepted, "duplicates": len(fresh) - accepted})
+
+    return router

@@ -1,0 +1,28 @@
+// Demo login: stores the token where the cashier page reads it, then returns to `next`.
+const form = document.getElementById('login-form');
+const error = document.getElementById('login-error');
+
+function returnPath() {
+  const next = new URLSearchParams(location.search).get('next') ?? '/';
+  // Only same-origin paths: "//host" or "https://..." would send the cashier elsewhere.
+  return next.startsWith('/') && !next.startsWith('//') ? next : '/';
+}
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  error.textContent = '';
+  const data = Object.fromEntries(new FormData(form));
+  try {
+    const response = await fetch('/auth/login', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: data.username, site: data.site }),
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const body = await response.json();
+    localStorage.setItem('demo.auth', JSON.stringify({ ...body, username: data.username, site: data.site, fresh: true }));
+    location.assign(returnPath());
+  } catch (failure) {
+    error.textContent = `Connexion impossible (${failure.message}). Réessayez.`;
+  }
+});
