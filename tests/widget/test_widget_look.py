@@ -1,12 +1,12 @@
 """Accessibility scans and screenshots of each widget state, in light and dark, wide and narrow.
 
-Screenshots go to a temporary folder; with SESSIONWATCH_UPDATE_SCREENSHOTS=1 they replace the
-ones in docs/screenshots/widget, named <state>-<light|dark>-<width>x<height>.png.
+Screenshots replace the ones in docs/screenshots/widget on every run, as the banner's do, so the
+docs always show what the current code draws; they are named
+<state>-<light|dark>-<width>x<height>.png.
 """
 
 from __future__ import annotations
 
-import os
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -42,11 +42,9 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 @pytest.fixture
-def screenshot_dir(tmp_path: Path) -> Path:
-    if os.environ.get("SESSIONWATCH_UPDATE_SCREENSHOTS") == "1":
-        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        return DOCS_SCREENSHOTS
-    return tmp_path
+def screenshot_dir() -> Path:
+    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return DOCS_SCREENSHOTS
 
 
 def show_dashboard(open_page: OpenPage, exporter: SeededExporter, stub: Stub,
