@@ -1,10 +1,10 @@
 """In-process aggregate of session events for buffered recording.
 
 A recorder call in buffered mode only adds one to a counter keyed by its raw arguments and the
-local second, under a lock; normalising, planning and writing happen later in the flusher,
-once per distinct key instead of once per event. The aggregate is bounded: past `max_keys`
-distinct counters or `max_sessions` pending session updates, new events are dropped and
-counted in `dropped`.
+local second (the caller builds that key), under a lock; normalising, planning and writing
+happen later in the flusher, once per distinct key instead of once per event. The aggregate
+is bounded: past `max_keys` distinct counters or `max_sessions` pending session updates, new
+events are dropped and counted in `dropped`.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class EventBuffer:
             )
         self.max_keys = max_keys
         self.max_sessions = max_sessions
-        self._clock = clock
+        self.clock = clock
         self._lock = threading.Lock()
         self._counts: dict[CounterKey, int] = {}
         self._sessions: dict[Any, SessionUpdate] = {}
@@ -57,14 +57,13 @@ class EventBuffer:
         self._sessions = {}
         self.dropped = 0
 
-    def add(self, head: CounterKey, session_id: Any = None, operation: int = NO_UPDATE,
-            expires_at: Any = None, site: Any = None) -> bool:
-        """Count one event under `head` plus the local second; False if it was dropped.
+    def add(self, key: CounterKey, second: int, session_id: Any = None,
+            operation: int = NO_UPDATE, expires_at: Any = None, site: Any = None) -> bool:
+        """Count one event under `key` (which ends with the local `second` from `clock`);
+        return False if it was dropped.
 
         With an `operation`, also record the latest update of `session_id` (last one wins).
         """
-        second = int(self._clock())
-        key = (*head, second)
         with self._lock:
             counts = self._counts
             current = counts.get(key)

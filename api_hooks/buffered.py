@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import deque
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .buffer import END, ENDED, FAILURE, FORCED, STARTED, SUCCESS, TOUCH, EventBuffer
 from .normalize import (
@@ -29,6 +30,19 @@ if TYPE_CHECKING:
     from .recorder import RecorderCore
 
 _log = logging.getLogger(__name__)
+
+# Keys or sessions planned between two pauses of `plan_steps`: about a millisecond of work.
+PLAN_STEP = 256
+T = TypeVar("T")
+
+
+def run_to_end(steps: Generator[None, None, T]) -> T:
+    """Run a generator of steps without pausing and return its result."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -61,7 +75,7 @@ class BufferedState:
     def __init__(self, core: RecorderCore, config: BufferConfig) -> None:
         self.core = core
         self.config = config
-        self.buffer = EventBuffer(config.max_keys, config.max_sessions, core.clock.local)
+        self.buffer = EventBuffer(config.max_keys, config.max_sessions, core.local_clock)
         self.pending: deque[tuple[str, WriteBatch]] = deque()
         self._pending_updates = 0
 
@@ -77,10 +91,15 @@ class BufferedState:
 
     def prepare_flush(self) -> int:
         """Move the buffer into the retry queue; return the number of events dropped so far."""
+        return run_to_end(self.prepare_flush_steps())
+
+    def prepare_flush_steps(self) -> Generator[None, None, int]:
+        """Do what `prepare_flush` does, pausing (yielding) every `PLAN_STEP` keys, so that an
+        event loop can serve requests between the steps."""
         counts, sessions = self.buffer.take()
         dropped, self.buffer.dropped = self.buffer.dropped, 0
         if counts or sessions:
-            batch = self.plan(counts, sessions)
+            batch = yield from self.plan_steps(counts, sessions)
             size = len(batch.updates) + len(batch.active)
             if self._pending_updates + size > self.config.max_pending_updates:
                 dropped += batch.events
@@ -97,9 +116,16 @@ class BufferedState:
     def plan(self, counts: dict[tuple[Any, ...], int],
              sessions: dict[Any, tuple[int, Any, Any, int]]) -> WriteBatch:
         """Normalise and plan the gathered events, once per distinct counter key."""
+        return run_to_end(self.plan_steps(counts, sessions))
+
+    def plan_steps(self, counts: dict[tuple[Any, ...], int],
+                   sessions: dict[Any, tuple[int, Any, Any, int]]
+                   ) -> Generator[None, None, WriteBatch]:
+        """Do what `plan` does, yielding every `PLAN_STEP` keys or sessions."""
         core = self.core
         planner, config, offset = core.planner, core.config, core.clock.offset
         sites: dict[Any, str] = {}
+        addresses: dict[Any, str | None] = {}
 
         def site_name(raw: Any) -> str:
             try:
@@ -108,8 +134,18 @@ class BufferedState:
                 name = sites[raw] = normalize_site(raw, config.max_site_length)
                 return name
 
+        def stored_address(raw: Any) -> str | None:
+            # Parsing an address costs microseconds, and one address often has many keys.
+            try:
+                return addresses[raw]
+            except KeyError:
+                stored = addresses[raw] = core.ip_policy.apply(raw)
+                return stored
+
         batch = WriteBatch()
-        for key, amount in counts.items():
+        for number, (key, amount) in enumerate(counts.items(), 1):
+            if number % PLAN_STEP == 0:
+                yield
             kind, at = key[0], key[-1] + offset
             site = site_name(key[1])
             if kind == SUCCESS:
@@ -117,7 +153,7 @@ class BufferedState:
             elif kind == FAILURE:
                 _, _, reason, source, ip, _ = key
                 planner.failure(batch, at, site, normalize_reason(reason),
-                                normalize_source(source), core.ip_policy.apply(ip), amount)
+                                normalize_source(source), stored_address(ip), amount)
             elif kind == STARTED:
                 planner.count(batch, at, ("started", site), amount)
             elif kind == FORCED:
@@ -125,7 +161,10 @@ class BufferedState:
             elif kind == ENDED:
                 planner.count(batch, at, ("ended", site), amount)
             batch.events += amount
-        for session_id, (operation, expires_at, site_raw, second) in sessions.items():
+        for number, (session_id, (operation, expires_at, site_raw, second)) in enumerate(
+                sessions.items(), 1):
+            if number % PLAN_STEP == 0:
+                yield
             session_hash = hash_session_id(session_id)
             if session_hash is None:
                 continue
@@ -137,20 +176,31 @@ class BufferedState:
                 planner.end(batch, session_hash)
         return batch
 
-    # The per-call cost of buffered mode: one tuple and one dict update under a lock
+    # The per-call cost of buffered mode: one tuple and one dict update under a lock. Each
+    # method builds its counter key itself, ending with the local second.
 
     def add_started(self, session_id: Any, site: Any, expires_at: Any) -> bool:
-        operation = TOUCH if session_id is not None else -1
-        return self.buffer.add((STARTED, site), session_id, operation, expires_at, site)
+        buffer = self.buffer
+        second = int(buffer.clock())
+        if session_id is None:
+            return buffer.add((STARTED, site, second), second)
+        return buffer.add((STARTED, site, second), second, session_id, TOUCH, expires_at, site)
 
     def add_success(self, session_id: Any, site: Any, expires_at: Any) -> bool:
-        operation = TOUCH if session_id is not None else -1
-        return self.buffer.add((SUCCESS, site), session_id, operation, expires_at, site)
+        buffer = self.buffer
+        second = int(buffer.clock())
+        if session_id is None:
+            return buffer.add((SUCCESS, site, second), second)
+        return buffer.add((SUCCESS, site, second), second, session_id, TOUCH, expires_at, site)
 
     def add_failure(self, reason: Any, site: Any, ip: Any, source: Any) -> bool:
-        return self.buffer.add((FAILURE, site, reason, source, ip))
+        second = int(self.buffer.clock())
+        return self.buffer.add((FAILURE, site, reason, source, ip, second), second)
 
     def add_ended(self, session_id: Any, forced: bool, reason: Any, site: Any) -> bool:
-        head = (FORCED, site, reason) if forced else (ENDED, site)
-        operation = END if session_id is not None else -1
-        return self.buffer.add(head, session_id, operation)
+        buffer = self.buffer
+        second = int(buffer.clock())
+        key = (FORCED, site, reason, second) if forced else (ENDED, site, second)
+        if session_id is None:
+            return buffer.add(key, second)
+        return buffer.add(key, second, session_id, END)

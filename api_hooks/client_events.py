@@ -69,6 +69,65 @@ class ClientEventBatch(BaseModel):
     sent_at: float
 
 
+class ClientEventsAccepted(BaseModel):
+    """Response body of an accepted batch."""
+
+    accepted: int = Field(description="Events counted by this request.")
+    duplicates: int = Field(description="Events already counted by an earlier request.")
+
+
+class ClientEventsError(BaseModel):
+    """Response body of a rejected batch: what is wrong and what to do next."""
+
+    detail: str
+
+
+class ClientEventsInvalid(BaseModel):
+    """Response body of a 422: a sentence from this router, or FastAPI's list of errors when
+    a parameter of the host's `authenticate` dependency is invalid."""
+
+    detail: str | list[dict[str, Any]]
+
+
+def _inline_refs(schema: Any, definitions: dict[str, Any]) -> Any:
+    """Replace every ``{"$ref": "#/$defs/Name"}`` in a pydantic JSON schema by its definition."""
+    if isinstance(schema, dict):
+        reference = schema.get("$ref")
+        if isinstance(reference, str) and reference.startswith("#/$defs/"):
+            return _inline_refs(definitions[reference.removeprefix("#/$defs/")], definitions)
+        return {key: _inline_refs(value, definitions) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_inline_refs(item, definitions) for item in schema]
+    return schema
+
+
+def _openapi_extra(max_events: int) -> dict[str, Any]:
+    """Return the request body that the OpenAPI document declares for the endpoint.
+
+    The route reads the raw body itself (to cap its size before parsing), so FastAPI cannot
+    derive the schema from a parameter.
+    """
+    schema = ClientEventBatch.model_json_schema()
+    body = _inline_refs(schema, schema.pop("$defs", {}))
+    body["properties"]["events"].update(minItems=1, maxItems=max_events)
+    return {"requestBody": {"required": True,
+                            "content": {"application/json": {"schema": body}}}}
+
+
+def _responses() -> dict[int | str, dict[str, Any]]:
+    error = {"model": ClientEventsError}
+    return {
+        400: {**error, "description": "The body is not JSON."},
+        401: {"description": "Rejected by the host's `authenticate` dependency.",
+              "content": {"application/json": {"schema": {"type": "object"}}}},
+        413: {**error, "description": "The body is larger than `max_body_bytes`."},
+        422: {"model": ClientEventsInvalid,
+              "description": "The body breaks the schema, the event cap or the time rules."},
+        429: {**error, "description": "Too many requests from this session; see Retry-After."},
+        503: {**error, "description": "Redis unavailable; send the events again later."},
+    }
+
+
 class _BadRequest(Exception):
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
@@ -229,6 +288,12 @@ def client_events_router(
             raw = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise _BadRequest(400, f"invalid JSON body: {exc}") from None
+        except RecursionError:
+            # A few kilobytes of brackets exceed the parser's nesting limit.
+            raise _BadRequest(400, "invalid JSON body: nested too deeply") from None
+        except ValueError:
+            # An integer longer than sys.get_int_max_str_digits() (4300 by default).
+            raise _BadRequest(400, "invalid JSON body: a number has too many digits") from None
         try:
             batch = ClientEventBatch.model_validate(raw)
         except ValidationError as exc:
@@ -268,7 +333,9 @@ def client_events_router(
                 headers={"Retry-After": str(retry_after)},
             )
 
-    @router.post(path, summary="Report refresh failures that only the browser saw")
+    @router.post(path, summary="Report refresh failures that only the browser saw",
+                 response_model=ClientEventsAccepted, responses=_responses(),
+                 openapi_extra=_openapi_extra(max_events))
     async def post_client_events(
         request: Request,
         # A default, not Annotated[...]: postponed annotations cannot see this local name.

@@ -32,7 +32,10 @@ EVENTS_DROPPED = _counter(
     ("prefix", "cause"),
 )
 
-DROP_CAUSES = ("redis_error", "breaker_open", "buffer_full")
+DROP_CAUSES = ("redis_error", "breaker_open", "buffer_full", "shutdown")
+"""Why events were lost: a write failed (`redis_error`), the breaker skipped Redis
+(`breaker_open`), a buffer bound was reached (`buffer_full`), or buffered events were still
+unwritten when the recorder closed (`shutdown`)."""
 
 
 class RecorderHealth:

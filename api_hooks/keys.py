@@ -18,6 +18,10 @@ Keys (type; expiry; content):
 - ``{P}:client:seen:<event id digest>`` STRING; client-event dedupe window; dedupe marker.
 - ``{P}:client:rate:<session digest>:<M>`` STRING; 2 minutes; client-event rate limit.
 - ``{P}:tmp:<random>`` ZSET; deleted by the script that made it; ranking union.
+- ``{P:h<H>}:versions`` HASH; as the hour's rankings; failures ranked per bucket (``h`` for
+  the hour, ``m<M>`` per minute), so a cached ranking can be checked for late writes.
+- ``{P}:labelled_sites`` SET; never; sites that have their own ``site`` label in the
+  exporter's metrics (the others are folded into ``other``).
 - ``{<tag>}:done:<write id>`` STRING; 5 minutes; marks a buffered write as applied, so a
   retry after a lost reply does not count twice (``<tag>`` is the hash tag of its keys).
 
@@ -151,6 +155,11 @@ class KeySchema:
     def hour_ranking(self, dimension: str, hour: int) -> str:
         return f"{self._hour_tag(hour)}:top:{dimension}"
 
+    def ranking_versions(self, hour: int) -> str:
+        """Return the HASH counting failures ranked per bucket of `hour` (fields ``h`` and
+        ``m<M>``), which tells a reader's cache whether a closed ranking changed."""
+        return f"{self._hour_tag(hour)}:versions"
+
     def bucket_pattern(self) -> str:
         """Return a SCAN pattern matching every time-bucket key."""
         return f"{{{self.prefix}:h*}}:*"
@@ -178,6 +187,9 @@ class KeySchema:
 
     def active_site(self, shard: int, site_part: str) -> str:
         return self.active_site_base(shard) + site_part
+
+    def labelled_sites(self) -> str:
+        return f"{{{self.prefix}}}:labelled_sites"
 
     # Client events (browser-reported failures)
 

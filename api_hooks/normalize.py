@@ -44,12 +44,19 @@ class IPMode(StrEnum):
 
 
 def _as_text(value: Any) -> str | None:
-    """Return `value` as valid UTF-8 text (bytes decoded, lone surrogates replaced)."""
+    """Return `value` as valid UTF-8 text (bytes decoded, lone surrogates replaced), or None
+    for None and for an object whose `str()` raises."""
     if value is None:
         return None
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", "replace")
-    text = value if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = str(value)
+        except Exception:  # noqa: BLE001 - a caller's object with a broken __str__
+            return None
     # Lone surrogates cannot be encoded; replacing them keeps the text storable.
     return text.encode("utf-8", "replace").decode("utf-8")
 

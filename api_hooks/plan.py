@@ -114,6 +114,14 @@ class EventPlanner:
         self.rank(batch, at, "reason", reason, amount)
         if ip is not None:
             self.rank(batch, at, "ip", ip, amount)
+        # Every ranked failure bumps its buckets' versions, in the same script call, so a
+        # reader that cached a closed ranking sees a late write to it.
+        minute, hour = int(at // MINUTE), int(at // HOUR)
+        retention = self.retention
+        expiry = (hour + 1) * HOUR + max(retention.hour_seconds, retention.ip_seconds)
+        versions = self.schema.ranking_versions(hour)
+        batch.increment("h", versions, "h", amount, expiry)
+        batch.increment("h", versions, f"m{minute}", amount, expiry)
 
     def touch(self, batch: WriteBatch, session_hash: str, expires_at: float, site: str) -> None:
         shard = self.schema.active_shard(session_hash)

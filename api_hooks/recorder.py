@@ -157,6 +157,12 @@ class RecorderCore:
     def report_skipped(self, events: int) -> None:
         self._health.dropped("breaker_open").inc(events)
 
+    def report_unwritten_at_close(self, events: int) -> None:
+        """Count and log the buffered events that closing the recorder could not write."""
+        if events:
+            self._health.dropped("shutdown").inc(events)
+            _log.warning("sessionwatch closed with %d events not written to Redis", events)
+
     def report_dropped(self, events: int) -> None:
         """Count events dropped because the buffer was full, and say so at a limited rate."""
         if events:
@@ -319,9 +325,14 @@ class SessionMetrics(RecorderCore):
             if self.clock.needs_sync():
                 sync_clock(self.client, self.clock)
             batch = plan(*args)
+            # No TIME in the pipeline: the sync above keeps the clock within a minute of
+            # Redis time, and one command less per call is a cheaper direct mode.
             run_calls(self.client, batch_calls(self.planner, batch, self.clock.now(),
-                                               self.config.trim_limit), self.clock)
+                                               self.config.trim_limit), None)
         except RedisError as exc:
+            # NOTE: a reply that timed out, or a connection dropped after sending, counts the
+            # event as dropped although Redis may have applied the write. Direct mode does
+            # not retry, so such an event is counted once or not at all, never twice.
             self.report_error(exc, 1, "recording an event")
         except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
             self.report_bug(exc)
@@ -356,7 +367,16 @@ class SessionMetrics(RecorderCore):
         if state is None:
             return True
         with self._flush_lock:
-            self.report_dropped(state.prepare_flush())
+            if not self.clock.synced:
+                self._first_clock_sync()
+            try:
+                dropped = state.prepare_flush()
+            except Exception as exc:  # noqa: BLE001 - keep the flusher thread alive
+                # NOTE: the events taken from the buffer for this flush are lost uncounted;
+                # only a bug in planning gets here, the normalisers accept any value.
+                self.report_bug(exc)
+                return False
+            self.report_dropped(dropped)
             if not state.pending:
                 return True
             if not self.breaker.allow():
@@ -378,6 +398,22 @@ class SessionMetrics(RecorderCore):
                 return False
             self.report_success()
             return True
+
+    def _first_clock_sync(self) -> None:
+        """Measure the offset to Redis time before the first events are planned.
+
+        Planning stamps each event with its local second plus the offset, so without this
+        the first flush of a host whose clock is off would land in the wrong buckets.
+        """
+        state = self._buffered
+        if state is None or not state.buffer or not self.breaker.allow():
+            return
+        try:
+            sync_clock(self.client, self.clock)
+        except RedisError as exc:
+            # NOTE: the events are then planned on the local clock, the best estimate left.
+            # A host that has not reached Redis since it started stamps them with its skew.
+            self.report_error(exc, 0, "reading the Redis clock")
 
     @property
     def pending_events(self) -> int:
@@ -403,9 +439,7 @@ class SessionMetrics(RecorderCore):
             self._flusher.join(timeout=self._buffered.config.shutdown_timeout
                                if self._buffered else None)
         if self._buffered is not None and not self.flush():
-            lost = self._buffered.pending_events
-            if lost:
-                _log.warning("sessionwatch closed with %d events not written to Redis", lost)
+            self.report_unwritten_at_close(self._buffered.pending_events)
         self.client.close()
 
     def __enter__(self) -> SessionMetrics:

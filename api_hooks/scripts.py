@@ -13,7 +13,8 @@ from redis.exceptions import NoScriptError
 
 from .clock import ServerClock
 from .connection import is_cluster
-from .plan import EventPlanner, WriteBatch
+from .keys import KeySchema, site_key_part
+from .plan import ActiveUpdate, EventPlanner, WriteBatch
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class LuaScript:
 
 APPLY_COUNTS = LuaScript.load("apply_counts")
 UPDATE_ACTIVE = LuaScript.load("update_active")
+UPDATE_ACTIVE_MANY = LuaScript.load("update_active_many")
 
 
 @dataclass(frozen=True)
@@ -51,14 +53,21 @@ def hash_tag(key: str) -> str:
 
 
 MARKER_SECONDS = 300
+# Active-set updates per update_active_many.lua call: about a millisecond of Redis time, so
+# a large flush never keeps Redis busy long enough to delay other clients.
+ACTIVE_CHUNK = 500
+# Expired sessions trimmed per update_active_many.lua call, at most.
+MAX_TRIM_PER_CALL = 1000
 
 
 def batch_calls(planner: EventPlanner, batch: WriteBatch, now: float,
                 trim_limit: int = 10, write_id: str | None = None) -> list[ScriptCall]:
-    """Return the script calls that apply `batch`: one per hash slot group, one per session.
+    """Return the script calls that apply `batch`: one per hash slot group, and for the
+    active set one per shard (per `ACTIVE_CHUNK` updates) or one for a single update.
 
     With a `write_id`, each group first sets a marker key and is skipped if the marker
-    exists, so sending the same calls again after a lost reply counts nothing twice.
+    exists, so sending the same calls again after a lost reply counts nothing twice. The
+    active-set updates need no marker: applying one again leaves the same state.
     """
     groups: dict[str, tuple[list[str], list[Any]]] = {}
     for key, update in batch.updates.items():
@@ -76,10 +85,42 @@ def batch_calls(planner: EventPlanner, batch: WriteBatch, now: float,
         for member, amount in update.increments.items():
             args.extend((member, amount))
     calls = [ScriptCall(APPLY_COUNTS, keys, args) for keys, args in groups.values()]
+    by_shard: dict[int, list[ActiveUpdate]] = {}
     for active in batch.active:
-        keys, args = planner.active_args(active, now, trim_limit)
-        calls.append(ScriptCall(UPDATE_ACTIVE, keys, args))
+        by_shard.setdefault(active.shard, []).append(active)
+    for shard, updates in by_shard.items():
+        if len(updates) == 1:
+            keys, args = planner.active_args(updates[0], now, trim_limit)
+            calls.append(ScriptCall(UPDATE_ACTIVE, keys, args))
+            continue
+        for start in range(0, len(updates), ACTIVE_CHUNK):
+            chunk = updates[start:start + ACTIVE_CHUNK]
+            calls.append(_active_many_call(planner.schema, shard, chunk, now, trim_limit))
     return calls
+
+
+def _active_many_call(schema: KeySchema, shard: int, updates: list[ActiveUpdate], now: float,
+                      trim_limit: int) -> ScriptCall:
+    """Return the update_active_many.lua call for `updates`, all of shard `shard`."""
+    keys = [schema.active_expiry(shard), schema.active_site_of(shard), schema.active_sites(shard)]
+    parts: dict[str, str] = {}
+    part_of: dict[str, str] = {}
+    operations: list[Any] = []
+    for update in updates:
+        if update.op == "touch":
+            part = part_of.get(update.site)
+            if part is None:
+                part = part_of[update.site] = site_key_part(update.site)
+                parts.setdefault(part, update.site)
+            operations += ("touch", update.session_hash, repr(update.expires_at), part)
+        else:
+            operations += (update.op, update.session_hash, "", "")
+    trim = min(trim_limit * len(updates), MAX_TRIM_PER_CALL)
+    args: list[Any] = [repr(now), schema.active_site_base(shard), trim, len(parts)]
+    for part, name in parts.items():
+        args += (part, name)
+    args += operations
+    return ScriptCall(UPDATE_ACTIVE_MANY, keys, args)
 
 
 def _queue(pipe: Any, calls: list[ScriptCall]) -> None:

@@ -10,6 +10,7 @@ from sessionwatch.api_hooks.config import DEFAULT_REDIS_URL
 from sessionwatch.api_hooks.keys import DEFAULT_PREFIX
 
 from .app import create_app
+from .cli import FiniteFloatRange
 from .settings import ExporterSettings, read_admin_token
 
 
@@ -29,8 +30,10 @@ from .settings import ExporterSettings, read_admin_token
 @click.option("--max-sites", envvar="SESSIONWATCH_MAX_SITES", default=100, show_default=True,
               type=click.IntRange(2, 10_000),
               help="Sites exported under their own label; the rest become site=\"other\".")
-@click.option("--redis-timeout", default=1.0, show_default=True, type=click.FloatRange(0.01, 30),
-              help="Seconds a scrape waits for Redis before reporting it down.")
+@click.option("--redis-timeout", default=0.5,
+              show_default=True, type=FiniteFloatRange(0.01, 30),
+              help="Seconds to wait for each Redis connection or reply before reporting "
+                   "Redis down.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]),
               help="Level of the exporter's own logs.")

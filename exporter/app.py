@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -21,12 +23,27 @@ from sessionwatch import __version__
 
 from .auth import bearer_token_guard
 from .collector import SessionCollector
+from .models import error_responses
 from .reader import SessionStatsReader
 from .router import sessions_admin_router
 from .settings import ExporterSettings
 
 _log = logging.getLogger(__name__)
+SHOWN_INPUT_CHARACTERS = 20
 STATIC_DIR = Path(str(resources.files(__package__).joinpath("static")))
+
+
+def validation_detail(errors: Sequence[Any]) -> str:
+    """Describe FastAPI's validation errors in one sentence, like the router's own 422s, and
+    show at most `SHOWN_INPUT_CHARACTERS` of each invalid value instead of echoing it whole."""
+    problems = []
+    for error in errors[:3]:
+        name = str(error["loc"][-1]) if error.get("loc") else "request"
+        value_text = str(error.get("input", ""))
+        if len(value_text) > SHOWN_INPUT_CHARACTERS:
+            value_text = value_text[:SHOWN_INPUT_CHARACTERS] + "…"
+        problems.append(f"invalid {name} {value_text!r}: {error['msg']}")
+    return "; ".join(problems) or "invalid request"
 
 
 def create_app(settings: ExporterSettings, reader: SessionStatsReader | None = None) -> FastAPI:
@@ -57,10 +74,15 @@ def create_app(settings: ExporterSettings, reader: SessionStatsReader | None = N
             allow_methods=["GET"],
             allow_headers=["Authorization"],
         )
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_detail(exc.errors())}, status_code=422)
+
     guard = Depends(bearer_token_guard(settings.admin_token))
     app.include_router(
         sessions_admin_router(reader, dependencies=[guard],
-                              alert_threshold=settings.alert_threshold)
+                              alert_threshold=settings.alert_threshold),
+        responses=error_responses(401),
     )
 
     @app.get("/metrics", include_in_schema=False)

@@ -7,6 +7,7 @@ ratio above the limit, 64 for a usage error (unknown option, invalid value).
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,6 +28,17 @@ EXIT_BREACHED = 2
 EXIT_USAGE = 64
 
 WINDOW_CHOICE = click.Choice(WINDOW_NAMES)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A `click.FloatRange` that also rejects NaN, which every range comparison lets through."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        number: float = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return number
 
 
 class Context:
@@ -129,7 +141,7 @@ def _active_text(doc: dict[str, Any]) -> str:
               show_default=True, type=click.IntRange(1, 1024),
               help="Active-session shards the recorder is configured with.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@click.option("--timeout", default=2.0, show_default=True, type=click.FloatRange(0.01, 60),
+@click.option("--timeout", default=2.0, show_default=True, type=FiniteFloatRange(0.01, 60),
               help="Seconds to wait for Redis before giving up.")
 @click.pass_context
 def cli(ctx: click.Context, redis_url: str, prefix: str, active_shards: int, as_json: bool,
@@ -192,7 +204,7 @@ def active(obj: Context) -> None:
 
 @cli.command()
 @click.option("--max-failure-ratio", default=0.05, show_default=True,
-              type=click.FloatRange(0, 1), help="Highest acceptable failure ratio (0 to 1).")
+              type=FiniteFloatRange(0, 1), help="Highest acceptable failure ratio (0 to 1).")
 @click.option("--window", default="15m", show_default=True, type=WINDOW_CHOICE,
               help="Time window to check.")
 @click.option("--min-refreshes", default=0, show_default=True, type=click.IntRange(0),

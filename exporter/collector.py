@@ -7,7 +7,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -23,15 +23,9 @@ _log = logging.getLogger(__name__)
 OTHER_SITE = "other"
 
 
-def site_label_map(counts: EventCounts, max_sites: int,
-                   folded: Collection[str] = ()) -> dict[str, str]:
-    """Map each site to its label: the busiest `max_sites - 1` keep their name when there
-    are more than `max_sites`, and the rest are folded into `other`.
-
-    Sites in `folded` stay in `other` even when they become busier: taking a site out of
-    `other` would lower every `other` counter, which Prometheus reads as a counter reset.
-    """
-    activity: Counter[str] = Counter()
+def sites_by_activity(counts: EventCounts, also: Iterable[str] = ()) -> list[str]:
+    """Return every site of `counts` and `also`, busiest (all-time events) first."""
+    activity: Counter[str] = Counter(dict.fromkeys(also, 0))
     activity.update(counts.success)
     activity.update(counts.started)
     activity.update(counts.ended)
@@ -39,12 +33,7 @@ def site_label_map(counts: EventCounts, max_sites: int,
         activity[site] += value
     for (site, _), value in counts.forced.items():
         activity[site] += value
-    if len(activity) <= max_sites and not folded:
-        return {site: site for site in activity}
-    ranked = sorted((site for site in activity if site not in folded),
-                    key=lambda site: (-activity[site], site))
-    kept = set(ranked[: max_sites - 1])
-    return {site: site if site in kept else OTHER_SITE for site in activity}
+    return sorted(activity, key=lambda site: (-activity[site], site))
 
 
 class SessionCollector(Collector):
@@ -58,10 +47,6 @@ class SessionCollector(Collector):
         self._reader = reader
         self._max_sites = max_sites
         self._scrape_errors = 0
-        # Sites this collector has folded into `other`; they never get their own label back.
-        # NOTE: the set lives in memory, so a restarted exporter ranks the sites afresh and
-        # may take a site out of `other` once (a counter reset for Prometheus).
-        self._folded: set[str] = set()
         self._lock = threading.Lock()
         self._error_log = RateLimitedLog(_log)
 
@@ -98,11 +83,11 @@ class SessionCollector(Collector):
         totals = reader.totals()
         recent = reader.window_counts(WINDOWS["15m"], now)
         active = reader.active(now)
-        with self._lock:
-            labels = site_label_map(totals, self._max_sites, self._folded)
-            self._folded.update(site for site, label in labels.items() if label == OTHER_SITE)
-        for site in active.by_site:
-            labels.setdefault(site, site if len(labels) < self._max_sites else OTHER_SITE)
+        # The set of labelled sites lives in Redis, so it survives exporter restarts and
+        # every replica agrees; past `max_sites - 1` sites, the rest share `other`.
+        sites = sites_by_activity(totals, active.by_site)
+        labelled = reader.labelled_sites(sites, self._max_sites - 1)
+        labels = {site: site if site in labelled else OTHER_SITE for site in sites}
 
         yield from self._counter_families(totals, labels)
 

@@ -6,6 +6,7 @@ The exporter's collector, its JSON API and the `session-stats` CLI all read thro
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,10 +19,20 @@ from sessionwatch.api_hooks.keys import KeySchema, parse_counter_field
 from sessionwatch.api_hooks.normalize import REASONS
 from sessionwatch.api_hooks.scripts import LuaScript, sync_clock
 
+from .ranking_cache import RankingCache
 from .windows import Window
 
 TOP_PAGE = LuaScript.load("top_page")
+LABEL_SITES = LuaScript.load("label_sites")
 MAX_PAGE_SIZE = 500
+
+
+@functools.lru_cache(maxsize=65_536)
+def _counter_parts(raw_field: bytes | str) -> tuple[str, ...] | None:
+    """Decode a counter field, with a cache: the same fields recur in every bucket and every
+    scrape, and decoding their JSON took most of a scrape's time."""
+    parts = parse_counter_field(raw_field)
+    return None if parts is None else tuple(parts)
 
 
 @dataclass
@@ -37,7 +48,7 @@ class EventCounts:
     def add_hash(self, fields: dict[bytes, bytes]) -> None:
         """Add the counters of one Redis HASH; fields this version does not know are ignored."""
         for raw_field, raw_value in fields.items():
-            parts = parse_counter_field(raw_field)
+            parts = _counter_parts(raw_field)
             if parts is None:
                 continue
             try:
@@ -124,6 +135,7 @@ class SessionStatsReader:
         self.schema = schema
         self.clock = clock or ServerClock()
         self._cluster = is_cluster(client)
+        self._rankings = RankingCache(client)
 
     def now(self) -> float:
         """Return Redis server time, re-measuring the clock offset once a minute."""
@@ -194,7 +206,26 @@ class SessionStatsReader:
                 by_site[name] += int(count)
         return ActiveSessions(total, dict(by_site))
 
+    def labelled_sites(self, candidates: list[str], limit: int) -> set[str]:
+        """Return the candidates (busiest first) that have their own metric label, giving
+        labels to new ones while fewer than `limit` sites have one."""
+        if not candidates:
+            return set()
+        key = self.schema.labelled_sites()
+        try:
+            reply = self.client.evalsha(LABEL_SITES.sha, 1, key, limit, *candidates)
+        except NoScriptError:
+            self.client.script_load(LABEL_SITES.source)
+            reply = self.client.evalsha(LABEL_SITES.sha, 1, key, limit, *candidates)
+        return {_text(site) for site in reply}
+
     # Rankings
+
+    def _version_ref(self, window: Window, number: int) -> tuple[str, str]:
+        """Return the versions HASH and field of bucket `number` of `window`'s step."""
+        if window.step == 60:
+            return self.schema.ranking_versions(number // 60), f"m{number}"
+        return self.schema.ranking_versions(number), "h"
 
     def _ranking_keys(self, dimension: str, window: Window, now: float) -> list[str]:
         numbers = window.bucket_numbers(now)
@@ -213,6 +244,14 @@ class SessionStatsReader:
         keys = self._ranking_keys(dimension, window, now)
         if self._cluster:
             return self._top_errors_merged(keys, offset, limit)
+        numbers = window.bucket_numbers(now)
+        ends = [(number + 1) * window.step for number in numbers]
+        versions = [self._version_ref(window, number) for number in numbers]
+        cached = self._rankings.page(keys, ends, versions, now, offset, limit)
+        if cached is not None:
+            items, total = cached
+            return RankingPage(items, total, offset, limit)
+        # Too many members to cache (a raised ranking cap): merge inside Redis instead.
         scratch = self.schema.scratch()
         try:
             reply = self.client.evalsha(TOP_PAGE.sha, len(keys) + 1, scratch, *keys, offset, limit)

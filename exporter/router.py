@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Query, params, status
 from redis.exceptions import RedisError
 
 from . import summaries
+from .models import SummaryResponse, TimeseriesResponse, TopErrorsResponse, error_responses
 from .reader import MAX_PAGE_SIZE, SessionStatsReader
 from .windows import InvalidWindowError, Window, parse_window
 
@@ -51,16 +52,17 @@ def sessions_admin_router(
     prefix: str = "/v1/admin/sessions",
 ) -> APIRouter:
     """Build the router; `dependencies` carry the host's admin authentication."""
-    router = APIRouter(prefix=prefix, dependencies=list(dependencies), tags=["sessions"])
+    router = APIRouter(prefix=prefix, dependencies=list(dependencies), tags=["sessions"],
+                       responses=error_responses(422, 503))
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_model=SummaryResponse)
     def session_summary(window: str = Query("15m", description="5m, 15m, 1h, 24h or 7d")
                         ) -> dict[str, Any]:
         """Return active sessions, refresh counts, failure ratio and top errors of a window."""
         chosen = _window(window)
         return _read(lambda: summaries.summary(reader, chosen, alert_threshold))
 
-    @router.get("/top-errors")
+    @router.get("/top-errors", response_model=TopErrorsResponse)
     def top_errors(
         by: str = Query("ip", description="ip, site or reason"),
         window: str = Query("15m", description="5m, 15m, 1h, 24h or 7d"),
@@ -80,7 +82,7 @@ def sessions_admin_router(
         chosen = _window(window)
         return _read(lambda: summaries.top_errors(reader, by, chosen, offset, limit))
 
-    @router.get("/timeseries")
+    @router.get("/timeseries", response_model=TimeseriesResponse)
     def timeseries(window: str = Query("1h", description="5m, 15m, 1h, 24h or 7d")
                    ) -> dict[str, Any]:
         """Return successes, failures by reason and forced logouts per bucket of a window."""

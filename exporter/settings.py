@@ -17,7 +17,8 @@ class ExporterSettings:
     """Everything the exporter process is configured with.
 
     `admin_token` guards the JSON API; None disables it (503 with instructions). The Redis
-    timeout, in seconds, bounds how long a scrape waits for a slow Redis.
+    timeout, in seconds, bounds each connection attempt and each reply, so a scrape with
+    Redis hung returns `sessionwatch_redis_up 0` after about that long.
     """
 
     redis_url: str = DEFAULT_REDIS_URL
@@ -27,7 +28,7 @@ class ExporterSettings:
     admin_token: str | None = field(default=None, repr=False)
     max_sites: int = 100
     active_shards: int = 1
-    redis_timeout: float = 1.0
+    redis_timeout: float = 0.5
     alert_threshold: float = 0.05
     cors_origins: tuple[str, ...] = ()
     metrics_token: str | None = field(default=None, repr=False)

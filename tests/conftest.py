@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-
 from sessionwatch.api_hooks import RecorderConfig, SessionMetrics
 
 from .support.servers import RedisServer

@@ -239,6 +239,26 @@ def test_exporter_site_folding_keeps_other_monotonic(
             assert counter_values(second)[series] >= value, series
 
 
+def test_exporter_site_labels_survive_restart(
+    raw_client: redis.Redis, reader: SessionStatsReader, prefix: str
+) -> None:
+    now = raw_client.time()[0]
+    write_events_at(raw_client, prefix, now, site="A", successes=10)
+    write_events_at(raw_client, prefix, now, site="B", successes=9)
+    write_events_at(raw_client, prefix, now, site="C", successes=1)
+    before = counter_values(parse_samples(collect(reader, max_sites=3)))
+
+    # C becomes the busiest; a fresh collector (a restarted exporter or another replica)
+    # must still fold it into "other" rather than give it a label and lower "other".
+    write_events_at(raw_client, prefix, now, site="C", successes=50)
+    after = counter_values(parse_samples(collect(reader, max_sites=3)))
+
+    labels = {dict(labels)["site"] for labels in series_of(after, "session_refresh_success_total")}
+    assert labels == {"A", "B", "other"}
+    for series, value in before.items():
+        assert after[series] >= value, series
+
+
 def test_exporter_max_sites_folds_rest_into_other(
     raw_client: redis.Redis, reader: SessionStatsReader, prefix: str
 ) -> None:

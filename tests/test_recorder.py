@@ -25,7 +25,7 @@ from .support.redis_dump import dump_prefix, may_lack_expiry
 from .support.servers import RedisServer, free_port
 
 BUCKET_KEY = re.compile(
-    r"\{(?P<prefix>[^:}]+):h(?P<hour>\d+)\}:(?:m(?P<minute>\d+):)?(?P<kind>counts|top:(?P<dim>\w+))"
+    r"\{(?P<prefix>[^:}]+):h(?P<hour>\d+)\}:(?:m(?P<minute>\d+):)?(?P<kind>counts|versions|top:(?P<dim>\w+))"
 )
 
 
@@ -125,7 +125,10 @@ def test_recorder_bucket_keys_expire_after_retention(
         match = BUCKET_KEY.fullmatch(name.decode())
         assert match is not None, name
         expire_at = raw_client.expiretime(name)
-        if match["minute"] is not None:
+        if match["kind"] == "versions":
+            end = int(match["hour"]) * 3600 + 3600
+            expected = end + max(retention.hour_seconds, retention.ip_seconds)
+        elif match["minute"] is not None:
             start, end = int(match["minute"]) * 60, int(match["minute"]) * 60 + 60
             expected = end + retention.minute_seconds
         else:
@@ -140,6 +143,7 @@ def test_recorder_bucket_keys_expire_after_retention(
         (True, "counts"): 1, (False, "counts"): 1,
         (True, "top:ip"): 1, (True, "top:site"): 1, (True, "top:reason"): 1,
         (False, "top:ip"): 1, (False, "top:site"): 1, (False, "top:reason"): 1,
+        (False, "versions"): 1,
     }
 
 
@@ -496,17 +500,28 @@ class Unprintable:
         raise RuntimeError("hostile __str__")
 
 
-def test_recorder_hostile_object_never_raises(
-    metrics: SessionMetrics, reader: SessionStatsReader, prefix: str
+@pytest.mark.parametrize("buffered", [False, True], ids=["direct", "buffered"])
+def test_recorder_hostile_object_counted_as_unknown(
+    redis_url: str, reader: SessionStatsReader, prefix: str, buffered: bool
 ) -> None:
+    recorder = SessionMetrics.from_url(redis_url, config=config(prefix), buffered=buffered,
+                                       buffer_config=BufferConfig(flush_interval=0.05))
     hostile = Unprintable()
 
-    metrics.refresh_failed(hostile, session_id=hostile, site=hostile, ip=hostile)
-    metrics.session_started(hostile, user_id=hostile, site=hostile, expires_at=hostile)
-    metrics.refresh_succeeded("s1", site="Lyon")
+    recorder.refresh_failed(hostile, session_id=hostile, site=hostile, ip=hostile)
+    recorder.session_started(hostile, user_id=hostile, site=hostile, expires_at=hostile)
+    recorder.refresh_succeeded("s1", site="Lyon")
+    deadline = time.monotonic() + 10
+    while recorder.pending_events and time.monotonic() < deadline:
+        time.sleep(0.05)  # the flusher thread must survive the hostile object
 
-    assert recorder_errors(prefix) == 2
-    assert reader.totals().success_total == 1
+    totals = reader.totals()
+    assert recorder.pending_events == 0
+    assert recorder_errors(prefix) == 0
+    assert totals.failure == Counter({("unknown", "other", "server"): 1})
+    assert totals.started == Counter({"unknown": 1})
+    assert totals.success_total == 1
+    recorder.close()
 
 
 def test_recorder_reloads_flushed_scripts(

@@ -48,7 +48,7 @@ def test_event_bucket_writes_share_one_slot() -> None:
     hour = int(at // HOUR)
 
     bucket_keys = [key for key in batch.updates if key != schema.totals()]
-    assert len(bucket_keys) == 8  # minute and hour: counts + 3 rankings each
+    assert len(bucket_keys) == 9  # minute and hour: counts + 3 rankings each; versions
     assert {slot(key) for key in bucket_keys} == {slot(schema.hour_counts(hour))}
     assert slot(schema.totals()) != slot(schema.hour_counts(hour))
 

@@ -124,14 +124,7 @@ def late_failures(url: str, prefix: str, hours_ago: int, count: int) -> None:
         run_calls(metrics.client, batch_calls(metrics.planner, batch, time.time()), None)
 
 
-@pytest.mark.parametrize("kind", [
-    # TODO: the exporter's RankingCache keeps a closed bucket for up to REFRESH_SECONDS and
-    # notices only late writes that add a member. A late increment of a member it has cached
-    # is then missing from one exporter's 24h/7d rankings while another shows it.
-    pytest.param("single", marks=pytest.mark.xfail(
-        strict=True, reason="RankingCache misses late increments of cached members")),
-    "cluster",
-])
+@pytest.mark.parametrize("kind", ["single", "cluster"])
 def test_exporters_same_rankings_after_late_writes(request: pytest.FixtureRequest, kind: str,
                                                    prefix: str) -> None:
     url = (str(request.getfixturevalue("cluster_url")) if kind == "cluster"

@@ -72,6 +72,18 @@ class RedisServer:
         self.process = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def stop_keeping_data(self) -> None:
+        """Stop the server after it saves its data set, so `start()` brings it back intact.
+
+        The default `stop()` loses everything, like a Redis without persistence.
+        """
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(redis.ConnectionError):  # the server closes the connection
+            redis.Redis(port=self.port, socket_timeout=10).shutdown(save=True)
+        self.process.wait(10)
+        self.process = None
+
     def kill(self) -> None:
         """Stop the server at once with SIGKILL (for a server stuck in DEBUG SLEEP)."""
         if self.process is not None and self.process.poll() is None:

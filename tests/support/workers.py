@@ -9,7 +9,9 @@ import os
 import time
 from typing import Any
 
+import redis
 from sessionwatch.api_hooks import RecorderConfig, SessionMetrics
+from sessionwatch.api_hooks.buffered import BufferConfig
 
 
 def _recorder(url: str, prefix: str) -> SessionMetrics:
@@ -39,3 +41,20 @@ def record_successes(url: str, prefix: str, count: int, pause: float, start: Any
         for number in range(count):
             recorder.refresh_succeeded(f"worker-{os.getpid()}-{number}", site="Lyon")
             time.sleep(pause)
+
+
+def record_failures_skewed(url: str, prefix: str, site: str, skew: float, count: int,
+                           buffered: bool, start: Any) -> None:
+    """Wait at the `start` barrier, then record `count` failures of `site` from a recorder
+    whose clock is `skew` seconds off, and close it (which flushes a buffered recorder)."""
+    start.wait(30)
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    recorder = SessionMetrics(
+        client, config=RecorderConfig(prefix=prefix, socket_timeout=2, connect_timeout=2),
+        buffered=buffered, buffer_config=BufferConfig(flush_interval=0.2),
+        clock=lambda: time.time() + skew,
+    )
+    for number in range(count):
+        recorder.refresh_failed("expired", site=site, ip=f"198.51.100.{number % 200}")
+        time.sleep(0.005)
+    recorder.close()
