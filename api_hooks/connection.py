@@ -11,6 +11,7 @@ Three kinds of URL are understood, by the recorder, the exporter and the CLI ali
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -166,8 +167,13 @@ def is_cluster(client: Any) -> bool:
     return isinstance(client, redis.cluster.RedisCluster | redis.asyncio.cluster.RedisCluster)
 
 
+_PASSWORD_PARAMETER = re.compile(r"((?:^|[?&;])password=)[^&;#]*", re.IGNORECASE)
+
+
 def describe_url(url: str) -> str:
-    """Return `url` without its password, for logs and error messages."""
+    """Return `url` without its password (user info or `password=` parameter), for logs and
+    error messages."""
+    url = _PASSWORD_PARAMETER.sub(r"\1***", url)
     scheme, sep, rest = url.partition("://")
     if not sep or "@" not in rest:
         return url

@@ -50,8 +50,12 @@ def main(redis_url: str, prefix: str, host: str, port: int, admin_token_file: st
                                 redis_timeout=redis_timeout)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=log_level, access_log=False)
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # a malformed --redis-url
+        raise click.BadParameter(str(exc), param_hint="'--redis-url'") from None
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level,
+                access_log=False)
 
 
 if __name__ == "__main__":

@@ -84,5 +84,10 @@ def read_admin_token(token: str | None, token_file: str | None) -> str | None:
             raise ValueError(
                 f"cannot read admin token file {token_file!r}: {exc.strerror}"
             ) from None
-        return text or None
+        if not text:
+            raise ValueError(
+                f"admin token file {token_file!r} is empty; write a token of at least "
+                "16 characters in it, or leave the option out to disable the admin API"
+            )
+        return text
     return token.strip() if token and token.strip() else None
