@@ -88,7 +88,7 @@ def assert_bounded(stored: list[StoredKey], schema: KeySchema) -> None:
     families = re.compile(
         re.escape(f"{{{schema.prefix}") + r"(\}:(totals|labelled_sites|client:(seen|rate):.+"
         r"|done:[0-9a-f]+)"
-        r"|:h\d+\}:(m\d+:)?(counts|top:(ip|site|reason)|done:[0-9a-f]+)"
+        r"|:h\d+\}:((m\d+:)?(counts|top:(ip|site|reason)|done:[0-9a-f]+)|versions)"
         r"|:a\d+\}:(expiry|site_of|sites|site:.+|done:[0-9a-f]+))"
     )
     for key in stored:
