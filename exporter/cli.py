@@ -70,6 +70,13 @@ class Context:
                 f"{type(exc).__name__}: {exc}"
             ) from None
 
+    def warn_if_no_data(self) -> None:
+        """Say on stderr when nothing at all is stored under the prefix (a wrong --prefix)."""
+        totals = self.read(lambda reader: reader.totals())
+        if not (totals.success or totals.failure or totals.forced or totals.started):
+            click.echo(f"Note: no session data under prefix {self.schema.prefix!r} in this "
+                       "Redis; check --prefix and --redis-url.", err=True)
+
     def emit(self, document: dict[str, Any], text: Callable[[dict[str, Any]], str]) -> None:
         if self.as_json:
             click.echo(json.dumps(document, ensure_ascii=False, indent=2))
@@ -83,7 +90,7 @@ def _shown(name: str) -> str:
 
 
 def _percent(ratio: float | None) -> str:
-    return "n/a (no refresh)" if ratio is None else f"{ratio * 100:.1f} %"
+    return "n/a" if ratio is None else f"{ratio * 100:.1f} %"
 
 
 def _clock(unix: int) -> str:
@@ -108,8 +115,8 @@ def _summary_text(doc: dict[str, Any]) -> str:
         *(f"  {_shown(s['site'])}: {s['count']}" for s in active["by_site"]),
         f"Refreshes         {refresh['success'] + refresh['failure']} "
         f"({refresh['success']} succeeded, {refresh['failure']} failed)",
-        f"Failure ratio     {_percent(refresh['failure_ratio'])} "
-        f"(alert threshold {doc['alert_threshold'] * 100:.1f} %)",
+        f"Failure ratio     {_percent(refresh['failure_ratio'])}, "
+        f"alert threshold {doc['alert_threshold'] * 100:.1f} %",
         f"Forced logouts    {doc['forced_logouts']['total']}",
     ]
     for dimension in ("reason", "site", "ip"):
@@ -119,9 +126,9 @@ def _summary_text(doc: dict[str, Any]) -> str:
 
 
 def _page_text(doc: dict[str, Any]) -> str:
-    header = (f"Failures by {doc['by']} over {doc['window']}: {doc['total']} distinct, "
-              f"showing {doc['offset'] + 1 if doc['items'] else 0}-"
-              f"{doc['offset'] + len(doc['items'])}")
+    shown = (f"showing {doc['offset'] + 1}-{doc['offset'] + len(doc['items'])}"
+             if doc["items"] else "none on this page")
+    header = f"Failures by {doc['by']} over {doc['window']}: {doc['total']} distinct, {shown}"
     footer = [] if doc["next_offset"] is None else [f"Next page: --offset {doc['next_offset']}"]
     return "\n".join([header, *_ranking_lines(doc["items"], doc["offset"]), *footer])
 
@@ -174,6 +181,8 @@ def summary(obj: Context, window: str) -> None:
     chosen = parse_window(window)
     doc = obj.read(lambda reader: summaries.summary(reader, chosen, 0.05))
     obj.emit(doc, _summary_text)
+    if not doc["refresh"]["success"] + doc["refresh"]["failure"]:
+        obj.warn_if_no_data()
 
 
 @cli.command("top-errors")
@@ -229,12 +238,19 @@ def check(obj: Context, max_failure_ratio: float, window: str, min_refreshes: in
     }
 
     def text(doc: dict[str, Any]) -> str:
+        limit = f"limit {max_failure_ratio * 100:.1f} %"
+        if ratio is None:
+            return f"OK: no refresh over {chosen.name}, nothing to check ({limit})"
         verdict = "BREACHED" if breached else "OK"
-        return (f"{verdict}: failure ratio {_percent(ratio)} ({doc['failures']} of "
-                f"{attempts} refreshes) over {chosen.name}, limit "
-                f"{max_failure_ratio * 100:.1f} %")
+        line = (f"{verdict}: failure ratio {_percent(ratio)} ({doc['failures']} of "
+                f"{attempts} refreshes) over {chosen.name}, {limit}")
+        if attempts < min_refreshes:
+            line += f"; passes because fewer than --min-refreshes {min_refreshes}"
+        return line
 
     obj.emit(doc, text)
+    if not attempts:
+        obj.warn_if_no_data()
     if breached:
         sys.exit(EXIT_BREACHED)
 

@@ -59,7 +59,7 @@ def test_cli_summary_text(
         "  Lyon: 1\n"
         "  Paris: 1\n"
         "Refreshes         4 (3 succeeded, 1 failed)\n"
-        "Failure ratio     25.0 % (alert threshold 5.0 %)\n"
+        "Failure ratio     25.0 %, alert threshold 5.0 %\n"
         "Forced logouts    1\n"
         "Top errors by reason:\n"
         "    1. expired  1\n"
@@ -96,7 +96,7 @@ def test_cli_summary_without_traffic(capsys: pytest.CaptureFixture[str], stats: 
 
     assert code == 0
     assert out.startswith("Window 1h: ")
-    assert "Failure ratio     n/a (no refresh) (alert threshold 5.0 %)\n" in out
+    assert "Failure ratio     n/a, alert threshold 5.0 %\n" in out
     assert out.endswith("Top errors by ip:\n  (none)\n")
 
 
@@ -157,7 +157,7 @@ def test_cli_top_errors_empty(capsys: pytest.CaptureFixture[str], stats: list[st
     code, out, _ = run(capsys, *stats, "top-errors", "--by", "reason", "--window", "7d")
 
     assert code == 0
-    assert out == "Failures by reason over 7d: 0 distinct, showing 0-0\n  (none)\n"
+    assert out == "Failures by reason over 7d: 0 distinct, none on this page\n  (none)\n"
 
 
 def test_cli_active_text_and_json(
@@ -214,10 +214,24 @@ def test_cli_check_ok_exits_0(
 def test_cli_check_without_traffic_is_ok(
     capsys: pytest.CaptureFixture[str], stats: list[str]
 ) -> None:
-    code, out, _ = run(capsys, *stats, "check")
+    code, out, err = run(capsys, *stats, "check")
 
     assert code == 0
-    assert out == "OK: failure ratio n/a (no refresh) (0 of 0 refreshes) over 15m, limit 5.0 %\n"
+    assert out == "OK: no refresh over 15m, nothing to check (limit 5.0 %)\n"
+    assert "no session data under prefix" in err
+
+
+def test_cli_check_below_min_refreshes_says_why(
+    capsys: pytest.CaptureFixture[str], stats: list[str], metrics: SessionMetrics
+) -> None:
+    metrics.refresh_failed("network", site="Lyon")
+    metrics.refresh_succeeded("s1", site="Lyon")
+
+    code, out, err = run(capsys, *stats, "check", "--min-refreshes", "100")
+
+    assert code == 0
+    assert out.endswith("; passes because fewer than --min-refreshes 100\n")
+    assert err == ""
 
 
 @pytest.mark.parametrize(("argv", "message"), [
