@@ -144,7 +144,10 @@ def test_banner_hidden_tab_retries_once_after_throttling(browser: Browser, demo_
     assert texts["title"] == "Votre session a expiré"
     assert tone(page) == "expired"
     assert refresh_calls(page) == calls_before + 1
-    advance(page, demo_server, 5000)
+    # At least three retries failed before the tab was hidden, so the retry after this one is
+    # due at least 4 s later (half of 8 s, jittered); a call within 3 s would come from timers
+    # left overdue while hidden.
+    advance(page, demo_server, 3000)
     assert refresh_calls(page) == calls_before + 1, "overdue timers caused a burst"
 
     cut_network(page, False)
