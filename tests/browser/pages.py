@@ -88,23 +88,8 @@ def advance(pages: list[Page] | Page, server: DemoServer, ms: int, step: int = 1
         server.clock.advance(chunk / 1000)
         pages[0].clock.run_for(chunk)
         wait_idle(pages)
-        wait_tabs_agree(pages)
         left -= chunk
 
-
-def wait_tabs_agree(pages: list[Page]) -> None:
-    """Give another tab's BroadcastChannel or storage message time to arrive.
-
-    The messages travel in real time while the fake clock stands still; in a real browser they
-    arrive within milliseconds, long before the next timer. Without this wait the next step
-    could fire a tab's old timer before it hears that another tab already refreshed. Tabs may
-    also disagree on purpose (a test cutting one tab's network), so a timeout is not an error.
-    """
-    if len(pages) < 2:
-        return
-    expiries = "window.demo.keeper.state.expiresAt"
-    with contextlib.suppress(AssertionError):
-        poll(lambda: len({page.evaluate(expiries) for page in pages}) == 1, 0.5)
 
 
 def jump(page: Page, server: DemoServer, ms: int) -> None:
