@@ -91,7 +91,6 @@ def advance(pages: list[Page] | Page, server: DemoServer, ms: int, step: int = 1
         left -= chunk
 
 
-
 def jump(page: Page, server: DemoServer, ms: int) -> None:
     """Move the wall clock without firing timers: a hidden tab whose timers are throttled."""
     server.clock.advance(ms / 1000)
