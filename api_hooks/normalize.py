@@ -36,7 +36,7 @@ _REASON_SET = frozenset(REASONS)
 
 
 class IPMode(StrEnum):
-    """How client addresses are stored: as they are, truncated to a network, or keyed-hashed."""
+    """Storage mode of client addresses: as they are, truncated to a network, or keyed-hashed."""
 
     FULL = "full"
     TRUNCATE = "truncate"

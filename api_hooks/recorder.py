@@ -164,7 +164,7 @@ class RecorderCore:
             _log.warning("sessionwatch closed with %d events not written to Redis", events)
 
     def report_dropped(self, events: int) -> None:
-        """Count events dropped because the buffer was full, and say so at a limited rate."""
+        """Count events dropped because the buffer was full, and log them at a limited rate."""
         if events:
             self._health.dropped("buffer_full").inc(events)
             self._error_log.log(

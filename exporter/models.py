@@ -57,9 +57,9 @@ class SummaryResponse(_Strict):
     """`GET /metrics`: the admin widget's summary of one window."""
 
     window: str
-    generated_at: str = Field(description="UTC time of the answer, ISO 8601.")
+    generated_at: str = Field(description="UTC time of the response, ISO 8601.")
     window_start: int = Field(description="Start of the first bucket, Unix seconds.")
-    window_end: int = Field(description="Redis server time of the answer, Unix seconds.")
+    window_end: int = Field(description="Redis server time of the response, Unix seconds.")
     alert_threshold: float
     active: ActiveSessions
     refresh: RefreshCounts
@@ -98,7 +98,7 @@ class TimeseriesResponse(_Strict):
 
 
 class ErrorResponse(BaseModel):
-    """Body of every error answer: what failed and what to do next."""
+    """Body of every error response: what failed and what to do next."""
 
     detail: str
 

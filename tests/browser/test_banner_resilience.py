@@ -132,7 +132,7 @@ def test_banner_hidden_tab_retries_once_after_throttling(browser: Browser, demo_
     assert re.fullmatch(r"Session expirée dans (2:00|1:5\d)", banner_texts(page)["countdown"])
 
     # On a loaded machine a retry may still be waiting for the Web Lock (a real browser task)
-    # when `advance` returns; let it leave first, or it would be counted as a burst below.
+    # when `advance` returns. Let it leave first, or it would be counted as a burst below.
     with contextlib.suppress(AssertionError):
         poll(lambda: not keeper_state(page)["refreshing"], 5)
     set_visibility(page, "hidden")
