@@ -46,7 +46,10 @@ export interface SessionKeeperOptions {
   retryFactor?: number;
   /** Maximum timer delay before the keeper reads the wall clock again. Default 30000. */
   maxTimerMs?: number;
-  /** How long a refused tab waits for news of another tab's success. Default 1500. */
+  /**
+   * How long a tab waits for news of another tab's success: after a refusal, or when the lock
+   * shows that another tab has just renewed the token. Default 1500.
+   */
   raceSettleMs?: number;
   /** Delay before sending client events again after a failed send. Default 60000. */
   eventsRetryMs?: number;

@@ -311,6 +311,16 @@ export class SessionKeeper extends EventTarget {
       this.#adopt(shared);
       return;
     }
+    // The record of a tab that renewed just before may still be on its way; its renewal mark
+    // is not. Wait briefly for the full record (it carries the host's `shared` value).
+    const renewedFrom = this.#state.expiresAt;
+    const renewal = renewedFrom === null ? null : await this.#sync.findRenewal(renewedFrom);
+    if (renewal) {
+      const record = await this.#sync.waitForSuccessSince(
+        renewal.attemptEndedAt, this.#options.raceSettleMs);
+      this.#adopt(record ?? renewal);
+      return;
+    }
     const startedAt = this.#env.now();
     let result;
     try {
@@ -337,7 +347,8 @@ export class SessionKeeper extends EventTarget {
       this.#fail({ kind: 'server', reason: 'other', status: null, detail: 'invalid_result' }, trigger);
       return;
     }
-    this.#succeed(expiresAt, now, result?.shared);
+    const record = this.#succeed(expiresAt, now, result?.shared);
+    await this.#sync.markRenewal(renewedFrom, record);
   }
 
   async #callRefresh() {
@@ -373,10 +384,12 @@ export class SessionKeeper extends EventTarget {
       attempt: 0,
       nextRetryAt: null,
     });
-    this.#sync.publish({ outcome: 'success', attemptEndedAt: now, expiresAt, learnedAt: now, shared });
+    const record = this.#sync.publish(
+      { outcome: 'success', attemptEndedAt: now, expiresAt, learnedAt: now, shared });
     this.#emit('refreshed', { expiresAt, remote: false });
     this.#flushEvents();
     this.#schedule();
+    return record;
   }
 
   #fail(failure, trigger) {

@@ -6,9 +6,20 @@
 // contexts, so a plain-http LAN origin falls back to a lease written in localStorage and to
 // `storage` events. When storage is unavailable too (private mode, quota), the tab works
 // alone. Every fallback is chosen by feature detection and never throws into the keeper.
+//
+// Storage and channel news travel apart from the lock: a tab may be granted the lock before
+// the record of the tab that just released it reaches it. So a tab that renews the token also
+// takes a "renewal mark", a second lock whose name carries the outcome, and keeps it a while.
+// The origin's lock manager grants locks and returns `query()` snapshots from one state, so
+// the next owner of the refresh lock sees that mark, however late the record is.
 
 const LEASE_SETTLE_MS = 60;
 const LEASE_POLL_MS = 200;
+// How long a renewal mark stays held: far longer than news takes between two tabs, short
+// enough that a page rarely holds a lock (a held lock keeps it out of the back/forward cache).
+const MARK_HOLD_MS = 20_000;
+// Fields of a record that a renewal mark carries. The host's `shared` value stays out of it.
+const MARK_FIELDS = ['outcome', 'attemptEndedAt', 'expiresAt', 'learnedAt', 'tabId', 'seq'];
 
 function safeParse(text) {
   if (typeof text !== 'string') return null;
@@ -27,15 +38,19 @@ export class TabSync {
    * @param {string} options.tabId this tab's random id.
    * @param {object} options.env clock, timers, storage, locks, BroadcastChannel, window.
    * @param {number} options.leaseMs how long a fallback lease is valid without renewal.
+   * @param {number} [options.markMs] how long a renewal mark is held.
    */
-  constructor({ name, tabId, env, leaseMs }) {
+  constructor({ name, tabId, env, leaseMs, markMs = MARK_HOLD_MS }) {
     this.tabId = tabId;
     this.env = env;
     this.leaseMs = leaseMs;
+    this.markMs = markMs;
     this.prefix = `session-keeper:${name}`;
     this.stateKey = `${this.prefix}:state`;
     this.leaseKey = `${this.prefix}:lease`;
     this.lockName = `${this.prefix}:refresh`;
+    this.markPrefix = `${this.prefix}:renewed:`;
+    this.releaseMark = null;
     this.channel = null;
     this.last = null;
     this.onRecord = null;
@@ -75,6 +90,7 @@ export class TabSync {
     }
     this.channel = null;
     this.onRecord = null;
+    this.releaseMark?.();
     for (const waiter of this.waiters) waiter(null);
     this.waiters.clear();
   }
@@ -94,7 +110,7 @@ export class TabSync {
     this.#storageRemove(this.stateKey);
   }
 
-  /** Store a record and tell the other tabs. */
+  /** Store a record, tell the other tabs, and return the record as sent. */
   publish(record) {
     this.seq += 1;
     const full = { ...record, tabId: this.tabId, seq: this.seq };
@@ -105,6 +121,66 @@ export class TabSync {
     } catch {
       // A closed or broken channel leaves the storage event as the messenger.
     }
+    return full;
+  }
+
+  /**
+   * Take a renewal mark for `markMs`: a lock whose name states that the token expiring at
+   * `fromExpiresAt` was renewed, with the outcome `record`. It replaces this tab's previous
+   * mark. Call it inside the refresh lock. It resolves once the mark is granted, and does
+   * nothing without Web Locks.
+   */
+  async markRenewal(fromExpiresAt, record) {
+    const locks = this.#webLocks();
+    if (!locks || typeof locks.query !== 'function' || !Number.isFinite(fromExpiresAt)) return;
+    this.releaseMark?.();
+    const summary = Object.fromEntries(MARK_FIELDS.map((field) => [field, record[field]]));
+    const name = `${this.markPrefix}${fromExpiresAt} ${JSON.stringify(summary)}`;
+    let release;
+    const held = new Promise((resolve) => {
+      release = resolve;
+    });
+    const timer = this.env.setTimeout(() => release(), this.markMs);
+    this.releaseMark = () => {
+      this.env.clearTimeout(timer);
+      release();
+      this.releaseMark = null;
+    };
+    await new Promise((granted) => {
+      Promise.resolve()
+        .then(() => locks.request(name, { ifAvailable: true }, () => {
+          granted();
+          return held;
+        }))
+        // An opaque origin or a closed document gets no mark, and the record is the only news.
+        .catch(() => {})
+        .finally(granted);
+    });
+  }
+
+  /**
+   * Return the outcome of another tab's renewal of the token expiring at `fromExpiresAt`, read
+   * from that tab's renewal mark, or null when there is no such mark.
+   */
+  async findRenewal(fromExpiresAt) {
+    const locks = this.#webLocks();
+    if (!locks || typeof locks.query !== 'function' || !Number.isFinite(fromExpiresAt)) return null;
+    let held;
+    try {
+      ({ held = [] } = await locks.query());
+    } catch {
+      return null;
+    }
+    const prefix = `${this.markPrefix}${fromExpiresAt} `;
+    for (const lock of held) {
+      if (typeof lock?.name !== 'string' || !lock.name.startsWith(prefix)) continue;
+      const record = safeParse(lock.name.slice(prefix.length));
+      if (record && record.tabId !== this.tabId && record.outcome === 'success' &&
+          Number.isFinite(record.expiresAt) && record.expiresAt > fromExpiresAt) {
+        return record;
+      }
+    }
+    return null;
   }
 
   /**

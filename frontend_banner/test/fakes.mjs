@@ -50,37 +50,64 @@ export class FakeClock {
   }
 }
 
-/** Shared localStorage of one origin; each tab gets a view that fires `storage` in the others. */
+/** Let `turns` macrotask turns pass, then call `fn`: news that takes a while to arrive. */
+function later(turns, fn) {
+  if (turns <= 0) {
+    setImmediate(fn);
+    return;
+  }
+  setImmediate(() => later(turns - 1, fn));
+}
+
+/**
+ * Shared localStorage of one origin; each tab gets a view that fires `storage` in the others.
+ * With `lagTurns`, a write reaches the other tabs' views (and their events) only after that
+ * many macrotask turns, as when each tab's renderer keeps its own copy of the storage.
+ */
 export class StorageHub {
-  constructor() {
+  constructor({ lagTurns = 0 } = {}) {
     this.data = new Map();
     this.windows = new Set();
+    this.lagTurns = lagTurns;
+    this.views = new Map();
   }
 
   view(win) {
     this.windows.add(win);
     const hub = this;
-    const notify = (key, newValue) => {
+    const copy = new Map(hub.data);
+    hub.views.set(win, copy);
+    const deliver = (key, newValue) => {
       for (const other of hub.windows) {
         if (other === win) continue;
-        setImmediate(() => other.dispatchEvent(Object.assign(new Event('storage'), { key, newValue })));
+        later(hub.lagTurns, () => {
+          const otherCopy = hub.views.get(other);
+          if (newValue === null) otherCopy.delete(key);
+          else otherCopy.set(key, newValue);
+          other.dispatchEvent(Object.assign(new Event('storage'), { key, newValue }));
+        });
       }
     };
     return {
-      getItem: (key) => (hub.data.has(key) ? hub.data.get(key) : null),
+      getItem: (key) => {
+        const seen = hub.lagTurns > 0 ? copy : hub.data;
+        return seen.has(key) ? seen.get(key) : null;
+      },
       setItem: (key, value) => {
         hub.data.set(key, String(value));
-        notify(key, String(value));
+        copy.set(key, String(value));
+        deliver(key, String(value));
       },
       removeItem: (key) => {
         hub.data.delete(key);
-        notify(key, null);
+        copy.delete(key);
+        deliver(key, null);
       },
     };
   }
 }
 
-export function channelHub() {
+export function channelHub({ lagTurns = 0 } = {}) {
   const open = new Set();
   return class FakeBroadcastChannel {
     constructor(name) {
@@ -92,7 +119,7 @@ export function channelHub() {
     postMessage(data) {
       const copy = structuredClone(data);
       for (const other of open) {
-        if (other !== this && other.name === this.name) setImmediate(() => other.onmessage?.({ data: copy }));
+        if (other !== this && other.name === this.name) later(lagTurns, () => other.onmessage?.({ data: copy }));
       }
     }
 
@@ -102,16 +129,30 @@ export function channelHub() {
   };
 }
 
-/** Web Locks with one exclusive queue per name, shared by every tab given the same object. */
+/**
+ * Web Locks with one exclusive queue per name, shared by every tab given the same object.
+ * `query()` lists the names held, as the lock manager sees them at that moment.
+ */
 export function fakeLocks() {
   const tails = new Map();
+  const held = new Set();
   return {
     request(name, options, callback) {
       const task = typeof options === 'function' ? options : callback;
       const previous = tails.get(name) ?? Promise.resolve();
-      const run = previous.then(() => task({ name }));
+      const run = previous.then(async () => {
+        held.add(name);
+        try {
+          return await task({ name });
+        } finally {
+          held.delete(name);
+        }
+      });
       tails.set(name, run.catch(() => {}));
       return run;
+    },
+    async query() {
+      return { held: [...held].map((name) => ({ name, mode: 'exclusive' })), pending: [] };
     },
   };
 }

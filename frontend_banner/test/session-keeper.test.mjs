@@ -181,10 +181,10 @@ test('keeper reports an invalid refresh result as a server failure', async () =>
   keeper.stop();
 });
 
-function twoTabs({ withLocks = true, withChannel = true } = {}) {
+function twoTabs({ withLocks = true, withChannel = true, lagTurns = 0 } = {}) {
   const clock = new FakeClock();
-  const storageHub = new StorageHub();
-  const Channel = withChannel ? channelHub() : null;
+  const storageHub = new StorageHub({ lagTurns });
+  const Channel = withChannel ? channelHub({ lagTurns }) : null;
   const locks = withLocks ? fakeLocks() : null;
   const server = { calls: [], failing: false };
   server.refresh = async () => {
@@ -242,6 +242,36 @@ for (const [label, options] of [
     b.keeper.stop();
   });
 }
+
+test('two tabs refresh once per cycle when the news arrives after the lock', async () => {
+  // Storage and channel news take 45 turns to reach the other tab, longer than the fake clock
+  // settles between two timers, while the lock passes at once: the second tab, due at the same
+  // instant, holds the lock before the first tab's record reaches it.
+  const { clock, server, a, b } = twoTabs({ lagTurns: 45 });
+  for (let cycle = 1; cycle <= 3; cycle += 1) {
+    await clock.advance(5 * MINUTE + 1000);
+    assert.equal(server.calls.length, cycle, `refresh calls after cycle ${cycle}`);
+    assert.equal(a.keeper.state.expiresAt, b.keeper.state.expiresAt);
+  }
+  a.keeper.stop();
+  b.keeper.stop();
+});
+
+test('renewal mark is released after a while and when the tab stops', async () => {
+  const { clock, a, b } = twoTabs({});
+  const locks = a.tab.env.locks;
+  const marks = async () => (await locks.query()).held.filter((lock) => lock.name.includes(':renewed:'));
+  await clock.advance(5 * MINUTE + 1000);
+  assert.equal((await marks()).length, 1);
+  await clock.advance(20_000);
+  assert.equal((await marks()).length, 0, 'released after markMs');
+  await clock.advance(5 * MINUTE - 15_000);
+  assert.equal((await marks()).length, 1, 'the next renewal holds a new mark');
+  a.keeper.stop();
+  b.keeper.stop();
+  await settle();
+  assert.equal((await marks()).length, 0, 'released on stop');
+});
 
 test('tab that lost a rotation race is neither warned nor failing', async () => {
   const clock = new FakeClock();
