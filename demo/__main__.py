@@ -8,12 +8,12 @@ import logging
 import click
 from sessionwatch.api_hooks.keys import validate_prefix
 
+from .auth_service import DEMO_SITES
 from .processes import PortInUseError
 from .prometheus_launcher import PrometheusError
 from .redis_launcher import RedisMode, RedisUnavailableError
 
 DEFAULT_PREFIX = "sessionwatch-demo"
-DEFAULT_SITES = "Lyon-Gerland,Paris-Bercy,Nantes-Rezé"
 PORT = click.IntRange(1, 65535)
 
 
@@ -51,7 +51,7 @@ def _check_prefix(ctx: click.Context, param: click.Parameter, value: str) -> str
               help="Port of the exporter [default: 9465 if free, else any free port].")
 @click.option("--prometheus-port", type=PORT,
               help="Port of Prometheus [default: 9090 if free, else any free port].")
-@click.option("--sites", default=DEFAULT_SITES, show_default=True, callback=_parse_sites,
+@click.option("--sites", default=",".join(DEMO_SITES), show_default=True, callback=_parse_sites,
               help="Comma-separated shop names; the last one has flaky Wi-Fi.")
 @click.option("--cashiers", default=4, show_default=True, type=click.IntRange(1, 200),
               help="Cashier tablets per site.")

@@ -10,6 +10,7 @@ sessionwatch.demo`) and the browser tests serve. Its routes:
 - ``POST /auth/logout`` (Bearer) -> 204; records ``session_ended``.
 - ``GET /api/ping`` (Bearer): the cashier's activity, which keeps the session alive.
 - ``POST /demo/chaos`` ``{"refresh": "ok"|"refuse"|"error"|"slow"}``, ``GET /demo/chaos``.
+- ``GET /demo/sites``: the shops that the login page offers, the simulated ones first.
 - ``POST /v1/sessions/client-events``: the client-events router of `api_hooks`.
 - ``GET /`` the cashier page, ``GET /login`` the login page, ``/banner/`` the banner's ES
   modules, ``/static/`` the demo's own files.
@@ -49,6 +50,8 @@ _log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # The banner's sources, served as they are; present in a source checkout or editable install.
 BANNER_DIR = Path(__file__).resolve().parent.parent / "frontend_banner" / "src"
+# Shops of the demo network: the login page offers them and the simulated cashiers work there.
+DEMO_SITES = ("Lyon Croix-Rousse", "Grenoble Centre", "Nantes Rezé", "Lille Fives")
 
 ChaosMode = Literal["ok", "refuse", "error", "slow"]
 
@@ -65,6 +68,7 @@ class DemoSettings:
     rotation_grace_seconds: float = 10
     slow_refresh_seconds: float = 20
     client_events_path: str = "/v1/sessions/client-events"
+    sites: Sequence[str] = DEMO_SITES
     # Unix-seconds clock for tokens and sessions; tests move it forward with the browser's.
     clock: Callable[[], float] = field(default=time.time)
 
@@ -75,6 +79,8 @@ class DemoSettings:
             )
         if self.activity_threshold <= 0:
             raise ValueError(f"activity_threshold must be positive, got {self.activity_threshold}")
+        if not self.sites:
+            raise ValueError("sites is empty; give at least one shop name")
 
 
 @dataclass
@@ -303,6 +309,10 @@ def create_app(
         session = service.sessions[identity.session_id]
         session.last_activity = service.now()
         return {"ok": True, "expires_at": session.expires_at}
+
+    @app.get("/demo/sites")
+    async def get_sites() -> dict[str, list[str]]:
+        return {"sites": list(settings.sites)}
 
     @app.get("/demo/chaos")
     async def get_chaos() -> dict[str, str]:

@@ -176,6 +176,7 @@ class Demo:
             activity_threshold=ACTIVITY_THRESHOLD_MINUTES / options.speed,
             trusted_proxies=TRUSTED_PROXIES,
             rotation_grace_seconds=max(1.0, ROTATION_GRACE_SECONDS / options.speed),
+            sites=options.sites,
         )
         # Full addresses make the per-tablet ranking readable; they are made-up private ones.
         # The timeouts are longer than the recorder's defaults because the demo shares two

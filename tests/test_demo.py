@@ -24,6 +24,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from sessionwatch.demo.__main__ import main as demo_main
+from sessionwatch.demo.auth_service import DEMO_SITES
 from sessionwatch.demo.prometheus_launcher import render_config
 from sessionwatch.demo.traffic import TrafficStats, site_slug, tablet_ip
 
@@ -194,7 +195,7 @@ def test_demo_metrics_count_successful_refreshes(demo: DemoProcess) -> None:
     success = series_of(samples, "session_refresh_success_total")
     sites = {dict(labels)["site"] for labels, value in success.items() if value > 0}
     assert sum(success.values()) > 0
-    assert sites & {"Lyon-Gerland", "Paris-Bercy", "Nantes-Rezé"}
+    assert sites & set(DEMO_SITES)
     assert series_of(samples, "sessionwatch_redis_up") == {frozenset(): 1.0}
 
 

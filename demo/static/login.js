@@ -8,6 +8,20 @@ function returnPath() {
   return next.startsWith('/') && !next.startsWith('//') ? next : '/';
 }
 
+// Offer the shops that the demo service simulates, so a person logs in beside the tablets.
+async function loadSites() {
+  const select = document.getElementById('site');
+  try {
+    const response = await fetch('/demo/sites');
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const { sites } = await response.json();
+    select.replaceChildren(...sites.map((site) => new Option(site, site)));
+  } catch (failure) {
+    error.textContent = `Liste des boutiques indisponible (${failure.message}). Rechargez la page.`;
+  }
+}
+loadSites();
+
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   error.textContent = '';

@@ -38,10 +38,16 @@ def install_clock(context: BrowserContext, server: DemoServer) -> None:
     context.clock.pause_at(server.clock())
 
 
+def submit_login(page: Page) -> None:
+    """Submit the login form once it offers the demo's shops, the first one chosen."""
+    page.wait_for_selector("#site option", state="attached")
+    page.click("#login-form button[type=submit]")
+
+
 def login(page: Page, server: DemoServer, path: str = "/") -> None:
     """Log in through the login page and wait until the cashier page runs its keeper."""
     page.goto(f"{server.url}/login?next={path}")
-    page.click("#login-form button[type=submit]")
+    submit_login(page)
     wait_started(page)
 
 
@@ -55,7 +61,7 @@ def open_cashier(context: BrowserContext, server: DemoServer, path: str = "/") -
     page = context.new_page()
     page.goto(f"{server.url}{path}")
     if "/login" in page.url:
-        page.click("#login-form button[type=submit]")
+        submit_login(page)
     wait_started(page)
     return page
 

@@ -23,6 +23,7 @@ from .pages import (
     set_visibility,
     tone,
     wait_idle,
+    wait_started,
 )
 
 pytestmark = pytest.mark.browser
@@ -182,3 +183,23 @@ def test_banner_english_with_lang_attribute(browser: Browser, demo_server: DemoS
     assert re.fullmatch(r"Connection lost — retrying automatically in \d+ s", texts["detail"])
     expect(page.locator("session-banner [data-action=relogin]")).to_have_text("Sign in again")
     context.close()
+
+
+def test_demo_login_offers_configured_sites(browser: Browser, demo_factory):
+    server = demo_factory(sites=("Rennes Nord", "Brest Port"))
+    page = browser.new_page()
+    page.goto(f"{server.url}/login?next=/")
+    page.wait_for_selector("#site option", state="attached")
+    assert page.locator("#site option").all_text_contents() == ["Rennes Nord", "Brest Port"]
+
+    page.select_option("#site", "Brest Port")
+    page.click("#login-form button[type=submit]")
+    wait_started(page)
+    expect(page.locator("#site-name")).to_have_text("Brest Port")
+
+    def started_sites() -> set[str]:
+        fields = [json.loads(field) for field in server.totals()]
+        return {parts[1] for parts in fields if parts[0] == "started"}
+
+    assert poll(started_sites, message="no session_started recorded") == {"Brest Port"}
+    page.close()
