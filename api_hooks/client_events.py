@@ -228,11 +228,16 @@ class _EventStore:
 
         return [bool(result) for result in await self._run(build)]
 
+    async def forget(self, keys: list[str]) -> None:
+        """Delete dedupe markers (they share the prefix's hash slot)."""
+        await self._run(lambda pipe: pipe.delete(*keys))
 
-async def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+
+async def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     result = method(*args, **kwargs)
     if inspect.isawaitable(result):
-        await result
+        return await result
+    return result
 
 
 def client_events_router(
@@ -259,8 +264,9 @@ def client_events_router(
 
     Responses: 200 ``{"accepted": n, "duplicates": m}``; 400 for a body that is not JSON;
     413 above `max_body_bytes`; 422 for a body that breaks the schema, the event cap or the
-    time rules; 429 with Retry-After past the rate limit; 503 when Redis cannot be reached
-    (the browser keeps its events and sends them again later).
+    time rules; 429 with Retry-After past the rate limit; 503 when Redis cannot be reached or
+    the recorder dropped an event (the browser keeps its events and sends them again later,
+    and an event counted before is then a duplicate).
     """
     for name, value in (("max_body_bytes", max_body_bytes), ("max_events", max_events),
                         ("max_requests_per_minute", max_requests_per_minute)):
@@ -361,14 +367,33 @@ def client_events_router(
 
         ip = client_ip(request) if client_ip else None
         accepted = 0
-        for is_new in fresh:
+        unrecorded: list[str] = []
+        for key, is_new in zip(keys, fresh, strict=True):
             if not is_new:
                 continue
-            # NOTE: the dedupe marker is set before the recorder writes. If the recorder then
-            # skips the write (circuit breaker open), the event is lost, never counted twice.
-            await _call(metrics.refresh_failed, "network", session_id=identity.session_id,
-                        user_id=identity.user_id, site=identity.site, ip=ip, source="client")
-            accepted += 1
+            recorded = await _call(
+                metrics.refresh_failed, "network", session_id=identity.session_id,
+                user_id=identity.user_id, site=identity.site, ip=ip, source="client")
+            if recorded:
+                accepted += 1
+            else:
+                unrecorded.append(key)
+        if unrecorded:
+            # The recorder dropped these events (Redis failed or the circuit breaker is
+            # open): forget their markers so that the browser's next send counts them. The
+            # events it recorded keep their markers and count as duplicates then.
+            await forget_markers(unrecorded)
+            raise HTTPException(503, f"{len(unrecorded)} of {len(keys)} events not recorded; "
+                                "send the events again later", headers={"Retry-After": "30"})
         return JSONResponse({"accepted": accepted, "duplicates": len(fresh) - accepted})
+
+    async def forget_markers(keys: list[str]) -> None:
+        try:
+            await store.forget(keys)
+        except RedisError as exc:
+            # NOTE: these events stay marked as seen until the markers expire, so a resend
+            # within that time does not count them. They are lost, never counted twice.
+            _log.warning("client events lost: %d dedupe markers not removed (%s: %s)",
+                         len(keys), type(exc).__name__, exc)
 
     return router

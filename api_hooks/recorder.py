@@ -208,6 +208,9 @@ class SessionMetrics(RecorderCore):
     No call raises: with Redis slow or down, a direct call costs at most the socket timeouts,
     and once a call has failed the circuit breaker skips Redis (in microseconds) until a
     probe succeeds. A client passed in is used as it is, so give it short timeouts yourself.
+    Each event method returns True when it wrote the event (direct mode) or queued all of it
+    (buffered mode), and False when it dropped the event or a part of it, such as a session
+    update past `BufferConfig.max_sessions`. Every drop is also counted.
     """
 
     def __init__(
@@ -249,79 +252,85 @@ class SessionMetrics(RecorderCore):
         return self._buffered is not None
 
     def session_started(self, session_id: Any, *, user_id: Any = None, site: Any = None,
-                        ip: Any = None, expires_at: Any = None) -> None:
+                        ip: Any = None, expires_at: Any = None) -> bool:
         """Count a new session and add it to the active set until `expires_at` (Unix s)."""
         state = self._buffered
         if state is None:
-            self._record(self.plan_started, session_id, user_id, site, ip, expires_at)
-            return
+            return self._record(self.plan_started, session_id, user_id, site, ip, expires_at)
         try:
             if self._flusher is None:
                 self._start_flusher()
-            state.add_started(session_id, site, expires_at)
+            queued = state.add_started(session_id, site, expires_at)
             if events_log.isEnabledFor(logging.DEBUG):
                 self.log_buffered(logging.DEBUG, "session_started", None, site, user_id, ip,
                                   session_id)
         except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
             self.report_bug(exc)
+            return False
+        return queued
 
     def refresh_succeeded(self, session_id: Any, *, user_id: Any = None, site: Any = None,
-                          ip: Any = None, expires_at: Any = None) -> None:
+                          ip: Any = None, expires_at: Any = None) -> bool:
         """Count a successful refresh and extend the session to `expires_at` (Unix s)."""
         state = self._buffered
         if state is None:
-            self._record(self.plan_refresh_succeeded, session_id, user_id, site, ip, expires_at)
-            return
+            return self._record(self.plan_refresh_succeeded, session_id, user_id, site, ip,
+                                expires_at)
         try:
             if self._flusher is None:
                 self._start_flusher()
-            state.add_success(session_id, site, expires_at)
+            queued = state.add_success(session_id, site, expires_at)
             if events_log.isEnabledFor(logging.DEBUG):
                 self.log_buffered(logging.DEBUG, "refresh_succeeded", None, site, user_id, ip,
                                   session_id)
         except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
             self.report_bug(exc)
+            return False
+        return queued
 
     def refresh_failed(self, reason: Any, *, session_id: Any = None, user_id: Any = None,
-                       site: Any = None, ip: Any = None, source: Any = "server") -> None:
+                       site: Any = None, ip: Any = None, source: Any = "server") -> bool:
         """Count a failed refresh and rank it by client IP, site and reason."""
         state = self._buffered
         if state is None:
-            self._record(self.plan_refresh_failed, reason, session_id, user_id, site, ip, source)
-            return
+            return self._record(self.plan_refresh_failed, reason, session_id, user_id, site, ip,
+                                source)
         try:
             if self._flusher is None:
                 self._start_flusher()
-            state.add_failure(reason, site, ip, source)
+            queued = state.add_failure(reason, site, ip, source)
             if events_log.isEnabledFor(logging.INFO):
                 self.log_buffered(logging.INFO, "refresh_failed", reason, site, user_id, ip,
                                   session_id)
         except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
             self.report_bug(exc)
+            return False
+        return queued
 
     def session_ended(self, session_id: Any, *, forced: bool = False, reason: Any = "logout",
-                      user_id: Any = None, site: Any = None, ip: Any = None) -> None:
+                      user_id: Any = None, site: Any = None, ip: Any = None) -> bool:
         """Remove a session from the active set; `forced=True` counts a forced logout."""
         state = self._buffered
         if state is None:
-            self._record(self.plan_ended, session_id, forced, reason, user_id, site, ip)
-            return
+            return self._record(self.plan_ended, session_id, forced, reason, user_id, site, ip)
         try:
             if self._flusher is None:
                 self._start_flusher()
-            state.add_ended(session_id, forced, reason, site)
+            queued = state.add_ended(session_id, forced, reason, site)
             level = logging.INFO if forced else logging.DEBUG
             if events_log.isEnabledFor(level):
                 self.log_buffered(level, "logout_forced" if forced else "session_ended",
                                   reason if forced else None, site, user_id, ip, session_id)
         except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
             self.report_bug(exc)
+            return False
+        return queued
 
-    def _record(self, plan: Callable[..., WriteBatch], *args: Any) -> None:
+    def _record(self, plan: Callable[..., WriteBatch], *args: Any) -> bool:
         try:
             if not self.breaker.allow():
                 self.report_skipped(1)
-                return
+                return False
             if self.clock.needs_sync():
                 sync_clock(self.client, self.clock)
             batch = plan(*args)
@@ -334,10 +343,12 @@ class SessionMetrics(RecorderCore):
             # event as dropped although Redis may have applied the write. Direct mode does
             # not retry, so such an event is counted once or not at all, never twice.
             self.report_error(exc, 1, "recording an event")
+            return False
         except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
             self.report_bug(exc)
-        else:
-            self.report_success()
+            return False
+        self.report_success()
+        return True
 
     # Buffered mode: the flusher thread
 

@@ -36,7 +36,7 @@ def reader(redis_server: RedisServer, prefix: str) -> Iterator[SessionStatsReade
     client.close()
 
 
-def mixed_calls(recorder: AsyncSessionMetrics, count: int) -> list[Coroutine[Any, Any, None]]:
+def mixed_calls(recorder: AsyncSessionMetrics, count: int) -> list[Coroutine[Any, Any, bool]]:
     """Return `count` recorder calls: 1/5 failures, 1/5 logins, 3/5 successful refreshes."""
     calls = []
     for number in range(count):
@@ -62,8 +62,9 @@ async def test_async_recorder_gather_exact_totals(
     config = RecorderConfig(prefix=prefix, socket_timeout=5, connect_timeout=5)
     async with AsyncSessionMetrics.from_url(redis_url, config=config, buffered=buffered,
                                             **pool) as recorder:
-        await asyncio.gather(*mixed_calls(recorder, 1000))
+        results = await asyncio.gather(*mixed_calls(recorder, 1000))
 
+    assert set(results) == {True}
     totals = reader.totals()
     assert totals.failure_total == 200
     assert totals.started == {"Paris": 200}

@@ -202,8 +202,9 @@ def test_direct_mode_writes_before_return(redis_url: str, prefix: str) -> None:
     recorder = SessionMetrics.from_url(redis_url, config=config(prefix))
     assert not recorder.buffered
 
-    recorder.refresh_failed("revoked", site="Lyon", ip="192.0.2.1")
+    written = recorder.refresh_failed("revoked", site="Lyon", ip="192.0.2.1")
 
+    assert written is True
     assert recorder.pending_events == 0
     assert totals(redis_url, prefix).failures_by_reason()["revoked"] == 1
     recorder.close()
@@ -476,10 +477,12 @@ def test_buffered_drops_counted_past_max_keys(
         buffer_config=BufferConfig(flush_interval=60, max_keys=10), clock=lambda: 1.7e9,
     )
     caplog.set_level(logging.WARNING, logger="sessionwatch.api_hooks.recorder")
-    for i in range(25):
-        recorder.refresh_failed("invalid", site="Lyon", ip=f"192.0.{i}.1")
+    queued = [recorder.refresh_failed("invalid", site="Lyon", ip=f"192.0.{i}.1")
+              for i in range(25)]
     for i in range(5):
         recorder.refresh_failed("invalid", site="Lyon", ip=f"192.0.{i}.1")
+
+    assert queued == [True] * 10 + [False] * 15
 
     assert recorder.flush()
     assert dropped(prefix, "buffer_full") == 15

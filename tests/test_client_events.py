@@ -163,6 +163,24 @@ def test_client_events_redis_down_answers_503(prefix):
     assert "send the events again later" in response.json()["detail"]
 
 
+def test_client_events_dropped_by_recorder_counted_on_resend(client, metrics, redis_client,
+                                                              prefix):
+    body = batch(event(1), event(2))
+    metrics.breaker.record_failure()  # open: the recorder skips Redis for its cooldown
+    dropped = post(client, body)
+
+    assert dropped.status_code == 503
+    assert dropped.json()["detail"] == "2 of 2 events not recorded; send the events again later"
+    assert dropped.headers["retry-after"] == "30"
+    assert client_failures(redis_client, prefix) == 0
+
+    metrics.breaker.record_success()
+    resent = post(client, body)
+
+    assert resent.json() == {"accepted": 2, "duplicates": 0}
+    assert client_failures(redis_client, prefix) == 2
+
+
 def test_client_events_router_rejects_bad_limits(metrics):
     with pytest.raises(ValueError, match="max_events must be at least 1, got 0"):
         client_events_router(metrics, authenticate=authenticate, max_events=0)

@@ -426,13 +426,15 @@ def test_recorder_refused_connection_never_raises(prefix: str) -> None:
                                        config=RecorderConfig(prefix=prefix))
     started = time.monotonic()
 
+    results = set()
     for number in range(200):
-        recorder.session_started(f"s{number}", site="Lyon")
-        recorder.refresh_succeeded(f"s{number}", site="Lyon")
-        recorder.refresh_failed("expired", site="Lyon")
-        recorder.session_ended(f"s{number}", forced=True, reason="revoked")
+        results.add(recorder.session_started(f"s{number}", site="Lyon"))
+        results.add(recorder.refresh_succeeded(f"s{number}", site="Lyon"))
+        results.add(recorder.refresh_failed("expired", site="Lyon"))
+        results.add(recorder.session_ended(f"s{number}", forced=True, reason="revoked"))
 
     assert time.monotonic() - started < 5.0
+    assert results == {False}
     assert dropped(prefix, "redis_error") + dropped(prefix, "breaker_open") == 800
 
 
