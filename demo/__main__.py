@@ -8,7 +8,7 @@ import logging
 import click
 from sessionwatch.api_hooks.keys import validate_prefix
 
-from .auth_service import DEMO_SITES
+from . import DEMO_SITES
 from .processes import PortInUseError
 from .prometheus_launcher import PrometheusError
 from .redis_launcher import RedisMode, RedisUnavailableError

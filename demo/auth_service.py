@@ -45,13 +45,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sessionwatch.api_hooks import AsyncSessionMetrics, ClientIPResolver, SessionMetrics
 from sessionwatch.api_hooks.client_events import ClientIdentity, client_events_router
 
+from . import DEMO_SITES
+
 _log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # The banner's sources, served as they are; present in a source checkout or editable install.
 BANNER_DIR = Path(__file__).resolve().parent.parent / "frontend_banner" / "src"
-# Shops of the demo network: the login page offers them and the simulated cashiers work there.
-DEMO_SITES = ("Lyon Croix-Rousse", "Grenoble Centre", "Nantes Rezé", "Lille Fives")
 
 ChaosMode = Literal["ok", "refuse", "error", "slow"]
 

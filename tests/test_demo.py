@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from click.testing import CliRunner
+from sessionwatch.demo import DEMO_SITES
 from sessionwatch.demo.__main__ import main as demo_main
-from sessionwatch.demo.auth_service import DEMO_SITES
 from sessionwatch.demo.prometheus_launcher import render_config
 from sessionwatch.demo.traffic import TrafficStats, site_slug, tablet_ip
 
