@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,30 @@ def test_exporter_malformed_redis_url_is_usage_error() -> None:
     assert result.exit_code == 2
     assert "Invalid value for '--redis-url'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_exporter_missing_token_file_exits_1(tmp_path: Path) -> None:
+    missing = tmp_path / "absent"
+    result = CliRunner().invoke(main, ["--admin-token-file", str(missing)], env={})
+
+    assert result.exit_code == 1
+    assert str(missing) in result.output
+    assert "Traceback" not in result.output
+
+
+def test_exporter_port_in_use_exits_3() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "sessionwatch.exporter", "--port", str(port),
+             "--redis-url", "redis://127.0.0.1:1/0"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+
+    assert result.returncode == 3
+    assert "address already in use" in result.stderr
 
 
 def test_exporter_empty_token_file_is_rejected(tmp_path: Path) -> None:
