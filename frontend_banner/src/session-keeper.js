@@ -23,6 +23,17 @@ export const KEEPER_DEFAULTS = Object.freeze({
   eventsRetryMs: 60_000,
 });
 
+// State fields of a keeper with no refresh problem.
+const NO_PROBLEM = Object.freeze({
+  problem: null,
+  reason: null,
+  detail: null,
+  status: null,
+  problemSince: null,
+  attempt: 0,
+  nextRetryAt: null,
+});
+
 /**
  * Return the delay before retry number `attempt` (1-based), in ms: exponential growth capped
  * at maxRetryMs, with "equal jitter" (a random point in the upper half) so tabs and devices
@@ -119,13 +130,7 @@ export class SessionKeeper extends EventTarget {
     this.#state = {
       expiresAt,
       learnedAt: expiresAt === null ? null : now,
-      problem: null,
-      reason: null,
-      detail: null,
-      status: null,
-      problemSince: null,
-      attempt: 0,
-      nextRetryAt: null,
+      ...NO_PROBLEM,
       refreshing: false,
       online: this.#env.navigator?.onLine !== false,
     };
@@ -376,13 +381,7 @@ export class SessionKeeper extends EventTarget {
     this.#update({
       expiresAt,
       learnedAt: now,
-      problem: null,
-      reason: null,
-      detail: null,
-      status: null,
-      problemSince: null,
-      attempt: 0,
-      nextRetryAt: null,
+      ...NO_PROBLEM,
     });
     const record = this.#sync.publish(
       { outcome: 'success', attemptEndedAt: now, expiresAt, learnedAt: now, shared });
@@ -435,13 +434,7 @@ export class SessionKeeper extends EventTarget {
       this.#update({
         expiresAt: record.expiresAt,
         learnedAt: record.learnedAt ?? endedAt,
-        problem: null,
-        reason: null,
-        detail: null,
-        status: null,
-        problemSince: null,
-        attempt: 0,
-        nextRetryAt: null,
+        ...NO_PROBLEM,
       });
       this.#emit('refreshed', { expiresAt: record.expiresAt, remote: true });
       this.#options.onRemoteRefresh?.(record.shared);
