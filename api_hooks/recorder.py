@@ -176,6 +176,11 @@ class RecorderCore:
 
     def queue_ended(self, state: BufferedState, session_id: Any, forced: bool, reason: Any,
                     user_id: Any, site: Any, ip: Any) -> bool:
+        try:
+            forced = bool(forced)  # a caller's object may fail even this
+        except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
+            self.report_bug(exc)
+            return False
         return self._queue(state.add_ended, (session_id, forced, reason, site),
                            logging.INFO if forced else logging.DEBUG,
                            "logout_forced" if forced else "session_ended",
