@@ -26,14 +26,21 @@ class LuaScript:
     sha: str
 
     @classmethod
-    def load(cls, name: str) -> LuaScript:
-        source = resources.files(__package__).joinpath("lua", f"{name}.lua").read_text("utf-8")
+    def load(cls, name: str, *, prepend: tuple[str, ...] = ()) -> LuaScript:
+        """Read lua/<name>.lua with the lua/ files named in `prepend` in front of it, in order.
+
+        The script is the joined text, so SCRIPT LOAD, EVALSHA and `sha` all cover the
+        prepended files too.
+        """
+        folder = resources.files(__package__).joinpath("lua")
+        parts = [folder.joinpath(f"{part}.lua").read_text("utf-8") for part in (*prepend, name)]
+        source = "\n".join(parts)
         return cls(name, source, hashlib.sha1(source.encode("utf-8")).hexdigest())
 
 
 APPLY_COUNTS = LuaScript.load("apply_counts")
-UPDATE_ACTIVE = LuaScript.load("update_active")
-UPDATE_ACTIVE_MANY = LuaScript.load("update_active_many")
+UPDATE_ACTIVE = LuaScript.load("update_active", prepend=("active_common",))
+UPDATE_ACTIVE_MANY = LuaScript.load("update_active_many", prepend=("active_common",))
 
 
 @dataclass(frozen=True)

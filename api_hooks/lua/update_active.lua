@@ -16,39 +16,24 @@
 -- NOTE: the per-site ZSET names are derived from ARGV[7] rather than passed in KEYS, because
 -- ending a session must find its site from KEYS[2]. ARGV[7] carries the same hash tag as
 -- KEYS[1..3], so every derived key lives in their slot and Redis Cluster accepts the script.
-local expiry_key, site_of_key, sites_key = KEYS[1], KEYS[2], KEYS[3]
+--
+-- expiry_key, site_of_key, sites_key (KEYS[1..3]), forget and trim_expired come from
+-- active_common.lua, which scripts.py puts in front of this script.
 local op, now, session = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local site_base, trim_limit = ARGV[7], tonumber(ARGV[8])
-
-local function forget(member)
-  local part = redis.call("HGET", site_of_key, member)
-  if part then
-    local site_key = site_base .. part
-    redis.call("ZREM", site_key, member)
-    if redis.call("ZCARD", site_key) == 0 then
-      redis.call("HDEL", sites_key, part)
-    end
-    redis.call("HDEL", site_of_key, member)
-  end
-  redis.call("ZREM", expiry_key, member)
-end
 
 if op == "touch" then
   local expires_at, part, name = ARGV[4], ARGV[5], ARGV[6]
   local previous = redis.call("HGET", site_of_key, session)
   if previous and previous ~= part then
-    forget(session)
+    forget(site_base, session)
   end
   redis.call("ZADD", expiry_key, expires_at, session)
   redis.call("ZADD", site_base .. part, expires_at, session)
   redis.call("HSET", site_of_key, session, part)
   redis.call("HSET", sites_key, part, name)
 elseif op == "end" then
-  forget(session)
+  forget(site_base, session)
 end
 
-local expired = redis.call("ZRANGEBYSCORE", expiry_key, "-inf", "(" .. now, "LIMIT", 0, trim_limit)
-for _, member in ipairs(expired) do
-  forget(member)
-end
-return #expired
+return trim_expired(site_base, now, trim_limit)

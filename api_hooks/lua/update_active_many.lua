@@ -14,26 +14,15 @@
 --
 -- NOTE: as in update_active.lua, per-site ZSET names derive from ARGV[2], which carries the
 -- hash tag of KEYS[1..3], so every key the script touches lives in their slot.
-local expiry_key, site_of_key, sites_key = KEYS[1], KEYS[2], KEYS[3]
+--
+-- expiry_key, site_of_key, sites_key (KEYS[1..3]), forget and trim_expired come from
+-- active_common.lua, which scripts.py puts in front of this script.
 local now, site_base, trim_limit = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local site_count = tonumber(ARGV[4])
 
 local names = {}
 for i = 0, site_count - 1 do
   names[ARGV[5 + 2 * i]] = ARGV[6 + 2 * i]
-end
-
-local function forget(member)
-  local part = redis.call("HGET", site_of_key, member)
-  if part then
-    local site_key = site_base .. part
-    redis.call("ZREM", site_key, member)
-    if redis.call("ZCARD", site_key) == 0 then
-      redis.call("HDEL", sites_key, part)
-    end
-    redis.call("HDEL", site_of_key, member)
-  end
-  redis.call("ZREM", expiry_key, member)
 end
 
 -- Ends apply at once; touches are gathered (the last one of a session wins) and written
@@ -50,7 +39,7 @@ for pos = 5 + 2 * site_count, #ARGV, 4 do
     if touched[session] ~= nil then
       touched[session] = false
     end
-    forget(session)
+    forget(site_base, session)
   end
 end
 
@@ -65,7 +54,7 @@ if #sessions > 0 then
   local previous = redis.call("HMGET", site_of_key, unpack(sessions))
   for i, session in ipairs(sessions) do
     if previous[i] and previous[i] ~= touched[session][2] then
-      forget(session)
+      forget(site_base, session)
     end
   end
   local expiries, parts, by_part = {}, {}, {}
@@ -91,8 +80,4 @@ if #sessions > 0 then
   end
 end
 
-local expired = redis.call("ZRANGEBYSCORE", expiry_key, "-inf", "(" .. now, "LIMIT", 0, trim_limit)
-for _, member in ipairs(expired) do
-  forget(member)
-end
-return #expired
+return trim_expired(site_base, now, trim_limit)

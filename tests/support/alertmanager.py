@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import email
 import email.policy
-import shutil
-import subprocess
-import tempfile
 import threading
-import time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 from aiosmtpd.controller import Controller
 
-from .servers import free_port
+from .servers import HttpServerProcess, free_port
 
 ALERTMANAGER_BINARY = "/usr/bin/prometheus-alertmanager"
 
@@ -77,64 +71,18 @@ class SMTPSink:
         self._controller.stop()
 
 
-class AlertmanagerServer:
+class AlertmanagerServer(HttpServerProcess):
     """Run prometheus-alertmanager with `config`, clustering disabled, on a free port."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        if shutil.which(ALERTMANAGER_BINARY) is None:
-            raise RuntimeError(
-                "prometheus-alertmanager is not installed (Debian package prometheus-alertmanager)"
-            )
-        self.port = free_port()
-        self.workdir = Path(tempfile.mkdtemp(prefix="sessionwatch-alertmanager-"))
+        super().__init__("alertmanager", ALERTMANAGER_BINARY, package="prometheus-alertmanager")
         self.config_path = self.workdir / "alertmanager.yml"
         self.config_path.write_text(yaml.safe_dump(config), "utf-8")
-        self.log_path = self.workdir / "alertmanager.log"
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> AlertmanagerServer:
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [ALERTMANAGER_BINARY, f"--config.file={self.config_path}",
-                 f"--storage.path={self.workdir / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{self.port}",
-                 # An empty address disables the gossip cluster, which would listen on 0.0.0.0.
-                 "--cluster.listen-address=", "--log.level=warn"],
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"alertmanager exited at startup: {self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return self
-            time.sleep(0.1)
-        raise TimeoutError(f"alertmanager not ready after {timeout} s: {self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text("utf-8", "replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def __enter__(self) -> AlertmanagerServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def command(self) -> list[str]:
+        return [ALERTMANAGER_BINARY, f"--config.file={self.config_path}",
+                f"--storage.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                # An empty address disables the gossip cluster, which would listen on 0.0.0.0.
+                "--cluster.listen-address=", "--log.level=warn"]

@@ -8,9 +8,7 @@ outside the test.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any
 import httpx
 import yaml
 
-from .servers import free_port
+from .servers import HttpServerProcess
 
 PROMETHEUS_BINARY = "/usr/bin/prometheus"
 PROMTOOL_BINARY = "/usr/bin/promtool"
@@ -36,7 +34,7 @@ def promtool_check_metrics(exposition: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-class PrometheusServer:
+class PrometheusServer(HttpServerProcess):
     """Run /usr/bin/prometheus scraping `targets` (host:port, loopback) every `scrape_interval`.
 
     `rule_files` are copied into the generated config as they are; `extra_config` is merged
@@ -53,10 +51,7 @@ class PrometheusServer:
         rule_files: Sequence[str | Path] = (),
         extra_config: dict[str, Any] | None = None,
     ) -> None:
-        if shutil.which(PROMETHEUS_BINARY) is None:
-            raise RuntimeError("prometheus is not installed (Debian package prometheus)")
-        self.port = free_port()
-        self.workdir = Path(tempfile.mkdtemp(prefix="sessionwatch-prometheus-"))
+        super().__init__("prometheus", PROMETHEUS_BINARY, package="prometheus")
         self.config_path = self.workdir / "prometheus.yml"
         config: dict[str, Any] = {
             "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
@@ -71,53 +66,12 @@ class PrometheusServer:
             config["rule_files"] = [str(path) for path in rule_files]
         config.update(extra_config or {})
         self.config_path.write_text(yaml.safe_dump(config), "utf-8")
-        self.log_path = self.workdir / "prometheus.log"
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> PrometheusServer:
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [PROMETHEUS_BINARY, f"--config.file={self.config_path}",
-                 f"--storage.tsdb.path={self.workdir / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"prometheus exited at startup: {self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return self
-            time.sleep(0.1)
-        raise TimeoutError(f"prometheus not ready after {timeout} s: {self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text("utf-8", "replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def __enter__(self) -> PrometheusServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def command(self) -> list[str]:
+        return [PROMETHEUS_BINARY, f"--config.file={self.config_path}",
+                f"--storage.tsdb.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"]
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         """Run an instant query and return its result vector (an error status raises)."""

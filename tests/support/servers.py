@@ -1,4 +1,5 @@
-"""Real servers for tests: private redis-server processes and uvicorn apps on free ports."""
+"""Real servers for tests on free loopback ports: private redis-server processes, uvicorn apps
+and server binaries such as Prometheus that report readiness over HTTP."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
+import httpx
 import redis
 import uvicorn
 
@@ -123,6 +125,82 @@ class UvicornThread:
     def __exit__(self, *exc_info: object) -> None:
         self.server.should_exit = True
         self.thread.join(15)
+
+
+class HttpServerProcess:
+    """A server binary on a free loopback port, run in its own temporary folder.
+
+    Its output goes to `log_path` in that folder. `start` waits until `GET /-/ready` returns
+    200, the readiness endpoint of Prometheus and Alertmanager. A subclass writes its config
+    into `workdir` and returns the command line from `command`.
+    """
+
+    def __init__(self, name: str, binary: str, package: str) -> None:
+        if shutil.which(binary) is None:
+            raise RuntimeError(f"{Path(binary).name} is not installed (Debian package {package})")
+        self.name = name
+        self.port = free_port()
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"sessionwatch-{name}-"))
+        self.log_path = self.workdir / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30.0) -> Self:
+        """Start the process and wait up to `timeout` seconds until it is ready.
+
+        If it exits or is not ready in time, stop it, delete `workdir` and raise with the
+        end of its log.
+        """
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            self._wait_until_ready(self.process, timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_ready(self, process: subprocess.Popen[bytes], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at startup: {self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready after {timeout} s: {self.log_tail()}")
+
+    def stop(self) -> None:
+        """Stop the process with SIGTERM (SIGKILL after 15 s) and delete `workdir`."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text("utf-8", "replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 @contextlib.contextmanager
