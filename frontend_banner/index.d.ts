@@ -173,7 +173,11 @@ export declare function format(template: string, values?: Record<string, unknown
 export declare function formatDuration(ms: number): string;
 
 export declare function saveDrafts(root: ParentNode, storage: Storage, location?: Location, now?: number): number;
-export declare function restoreDrafts(root: ParentNode, storage: Storage, location?: Location): number;
+/** Put stored drafts back into their forms; a draft stays stored until its form is submitted. */
+export declare function restoreDrafts(root: ParentNode, storage: Storage, location?: Location,
+  now?: number, maxAgeMs?: number): number;
+/** Delete a form's draft when the form is submitted; returns a function that stops this. */
+export declare function forgetDraftsOnSubmit(root: Node, storage: Storage, location?: Location): () => void;
 
 export type BannerTone = 'hidden' | 'retrying' | 'refused' | 'expired';
 

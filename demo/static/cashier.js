@@ -49,7 +49,10 @@ async function refresh({ signal }) {
   });
   if (!response.ok) throw await RefreshError.fromResponse(response);
   const body = await response.json();
-  writeAuth({ ...current, access_token: body.access_token, expires_at: body.expires_at });
+  // The expiry on this device's clock, as the keeper computes it from expiresIn: a reload
+  // then hands the keeper the same value that the tabs share, even if the clock is off.
+  const expiresAt = Date.now() / 1000 + body.expires_in;
+  writeAuth({ ...current, access_token: body.access_token, expires_at: expiresAt });
   return { expiresIn: body.expires_in };
 }
 

@@ -34,7 +34,11 @@ form.addEventListener('submit', async (event) => {
     });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const body = await response.json();
-    localStorage.setItem('demo.auth', JSON.stringify({ ...body, username: data.username, site: data.site, fresh: true }));
+    // The expiry on this device's clock, like the cashier page's refreshes store it.
+    const expiresAt = Date.now() / 1000 + body.expires_in;
+    localStorage.setItem('demo.auth', JSON.stringify({
+      ...body, expires_at: expiresAt, username: data.username, site: data.site, fresh: true,
+    }));
     location.assign(returnPath());
   } catch (failure) {
     error.textContent = `Connexion impossible (${failure.message}). Réessayez.`;

@@ -4,6 +4,8 @@
 
 const SKIPPED_TYPES = new Set(['password', 'file', 'hidden', 'submit', 'button', 'reset', 'image']);
 const KEY_PREFIX = 'session-banner:draft:';
+// A draft older than this is not restored: the sale or form it kept is long over.
+export const DRAFT_MAX_AGE_MS = 24 * 60 * 60_000;
 
 function draftForms(root) {
   return Array.from(root.querySelectorAll?.('form[data-session-draft]') ?? []);
@@ -42,19 +44,28 @@ export function saveDrafts(root, storage, location, now = Date.now()) {
   return saved;
 }
 
-/** Put stored drafts back into their forms and delete them; returns how many were restored. */
-export function restoreDrafts(root, storage, location) {
+/**
+ * Put stored drafts back into their forms; returns how many were restored.
+ *
+ * A draft stays stored until its form is submitted (see `forgetDraftsOnSubmit`) or it is older
+ * than `maxAgeMs`, so a page that redirects to the login page right after loading keeps it for
+ * the page that follows the login.
+ */
+export function restoreDrafts(root, storage, location, now = Date.now(), maxAgeMs = DRAFT_MAX_AGE_MS) {
   let restored = 0;
   for (const form of draftForms(root)) {
     const key = formKey(form, location);
     let draft = null;
     try {
       draft = JSON.parse(storage.getItem(key) ?? 'null');
-      storage.removeItem(key);
     } catch {
       draft = null;
     }
-    if (!draft || typeof draft.values !== 'object') continue;
+    if (!draft || typeof draft.values !== 'object' || draft.values === null) continue;
+    if (!(now - draft.savedAt <= maxAgeMs)) {
+      removeDraft(storage, key);
+      continue;
+    }
     for (const field of storedFields(form)) {
       const value = draft.values[field.name];
       if (value === undefined) continue;
@@ -67,4 +78,26 @@ export function restoreDrafts(root, storage, location) {
     restored += 1;
   }
   return restored;
+}
+
+/**
+ * Delete a form's draft when the form is submitted, for every draft form under `root`,
+ * including forms rendered later; returns a function that removes the listener.
+ */
+export function forgetDraftsOnSubmit(root, storage, location) {
+  const listener = (event) => {
+    const form = event.target;
+    if (form?.matches?.('form[data-session-draft]')) removeDraft(storage, formKey(form, location));
+  };
+  // Capture, so that a host handler that stops the event still lets the draft go.
+  root.addEventListener('submit', listener, true);
+  return () => root.removeEventListener('submit', listener, true);
+}
+
+function removeDraft(storage, key) {
+  try {
+    storage.removeItem(key);
+  } catch {
+    // Storage disabled: nothing was stored either.
+  }
 }

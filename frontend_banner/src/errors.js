@@ -64,6 +64,12 @@ function normalizeReason(reason, kind, status) {
   return defaultReason(kind, status);
 }
 
+function networkDetail(kind, status, onLine) {
+  if (kind !== 'network') return null;
+  if (status === 408) return 'timeout';
+  return onLine ? 'fetch_error' : 'offline';
+}
+
 /**
  * Classify whatever a refresh function threw.
  *
@@ -77,7 +83,7 @@ export function classifyFailure(error, { onLine = true } = {}) {
       kind: error.kind,
       reason: normalizeReason(error.reason, error.kind, status),
       status,
-      detail: error.kind === 'network' ? (onLine ? 'fetch_error' : 'offline') : String(status ?? 'exception'),
+      detail: networkDetail(error.kind, status, onLine) ?? String(status ?? 'exception'),
     };
   }
   const name = error?.name;
@@ -94,7 +100,9 @@ export function classifyFailure(error, { onLine = true } = {}) {
   const status = typeof error?.status === 'number' ? error.status : null;
   if (status !== null) {
     const kind = kindForStatus(status);
-    return { kind, reason: normalizeReason(error.reason, kind, status), status, detail: String(status) };
+    // 408 Request Timeout is a network failure; its detail uses the network vocabulary.
+    const detail = kind === 'network' ? 'timeout' : String(status);
+    return { kind, reason: normalizeReason(error.reason, kind, status), status, detail };
   }
   return { kind: 'server', reason: 'other', status: null, detail: 'exception' };
 }

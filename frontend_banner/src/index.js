@@ -3,5 +3,5 @@ export { SessionBanner, TAG_NAME } from './define.js';
 export { SessionKeeper, KEEPER_DEFAULTS, computeBackoff, refreshDueAt, resolveExpiry } from './session-keeper.js';
 export { RefreshError, classifyFailure, kindForStatus } from './errors.js';
 export { MESSAGES, defineMessages, messagesFor, format, formatDuration } from './messages.js';
-export { saveDrafts, restoreDrafts } from './drafts.js';
+export { forgetDraftsOnSubmit, restoreDrafts, saveDrafts } from './drafts.js';
 export { deriveView, viewTexts } from './view-model.js';

@@ -4,7 +4,7 @@
 // and three actions: « Réessayer », « Sauvegarder », « Se reconnecter ».
 
 import { ICONS, STYLES } from './banner-styles.js';
-import { restoreDrafts, saveDrafts } from './drafts.js';
+import { forgetDraftsOnSubmit, restoreDrafts, saveDrafts } from './drafts.js';
 import { formatDuration, messagesFor } from './messages.js';
 import { crossedThreshold, deriveView, thresholdText, viewTexts } from './view-model.js';
 
@@ -51,6 +51,7 @@ export class SessionBanner extends HTMLElement {
   #overrides = {};
   #timer = null;
   #noteTimer = null;
+  #stopForgettingDrafts = null;
   #tone = 'hidden';
   #toneKey = 'hidden';
   #lastLeftMs = null;
@@ -149,7 +150,11 @@ export class SessionBanner extends HTMLElement {
     this.shadowRoot.addEventListener('click', this.#onClick);
     if (!this.hasAttribute('no-drafts')) {
       const storage = safeStorage();
-      if (storage) restoreDrafts(globalThis.document, storage, globalThis.location);
+      const doc = globalThis.document;
+      if (storage && doc) {
+        restoreDrafts(doc, storage, globalThis.location);
+        this.#stopForgettingDrafts = forgetDraftsOnSubmit(doc, storage, globalThis.location);
+      }
     }
     this.#render();
   }
@@ -159,6 +164,8 @@ export class SessionBanner extends HTMLElement {
     this.#keeper?.removeEventListener('change', this.#onKeeperChange);
     globalThis.document?.removeEventListener('visibilitychange', this.#onVisibility);
     this.shadowRoot.removeEventListener('click', this.#onClick);
+    this.#stopForgettingDrafts?.();
+    this.#stopForgettingDrafts = null;
     clearTimeout(this.#timer);
     clearTimeout(this.#noteTimer);
     this.#timer = null;

@@ -23,6 +23,12 @@ export const KEEPER_DEFAULTS = Object.freeze({
   eventsRetryMs: 60_000,
 });
 
+// Network failures whose request cannot have reached the server, so the keeper reports them.
+const UNSEEN_BY_SERVER = new Set(['offline', 'fetch_error']);
+// Two expiry times closer than this belong to the same token (hosts may read it from a source
+// rounded to the second, or add a little request latency).
+const SAME_TOKEN_MS = 5_000;
+
 // State fields of a keeper with no refresh problem.
 const NO_PROBLEM = Object.freeze({
   problem: null,
@@ -192,7 +198,7 @@ export class SessionKeeper extends EventTarget {
     doc?.addEventListener?.('visibilitychange', this.#listeners.visibilitychange);
     this.#sync.open((record) => this.#adopt(record));
     const stored = this.#sync.read();
-    if (stored) this.#adopt(stored);
+    if (stored) this.#adopt(stored, { resume: true });
     this.#wake('start');
     if (this.#state.online) this.#flushEvents();
     return this;
@@ -331,6 +337,7 @@ export class SessionKeeper extends EventTarget {
     try {
       result = await this.#callRefresh();
     } catch (error) {
+      if (!this.#started) return; // stopped (a logout) while the call was in flight
       const failure = classifyFailure(error, { onLine: this.#env.navigator?.onLine !== false });
       if (failure.kind === 'refused') {
         // A refused refresh may only mean another tab rotated the token first (no Web Locks,
@@ -344,6 +351,7 @@ export class SessionKeeper extends EventTarget {
       this.#fail(failure, trigger);
       return;
     }
+    if (!this.#started) return;
     const now = this.#env.now();
     let expiresAt;
     try {
@@ -397,7 +405,10 @@ export class SessionKeeper extends EventTarget {
     const nextRetryAt = failure.kind === 'refused' ? null
       : now + computeBackoff(attempt, this.#options, this.#env.random);
     this.#lastAttemptEndedAt = now;
-    if (failure.kind === 'network' && this.#queue) {
+    // One event per stretch of network failures: retries of the same refresh are not new
+    // failures. A timeout is left out, because the server may have received that request.
+    const unseen = UNSEEN_BY_SERVER.has(failure.detail) && this.#state.problem !== 'network';
+    if (failure.kind === 'network' && unseen && this.#queue) {
       this.#queue.push({
         type: 'refresh_failed',
         reason: 'network',
@@ -415,21 +426,38 @@ export class SessionKeeper extends EventTarget {
       nextRetryAt,
     };
     this.#update(problem);
-    this.#sync.publish({ outcome: 'failure', attemptEndedAt: now, expiresAt: this.#state.expiresAt, ...problem });
+    this.#sync.publish({
+      outcome: 'failure', attemptEndedAt: now, expiresAt: this.#state.expiresAt,
+      learnedAt: this.#state.learnedAt, ...problem,
+    });
     this.#emit('failed', { ...failure, at: now, attempt, nextRetryAt, trigger: trigger ?? null });
   }
 
-  #adopt(record) {
+  /**
+   * Take another tab's record. With `resume` (a page that starts), a record about the token
+   * this page was given is taken as it is, older or not. It gives when the token was learned
+   * and whether a problem is still going on, which a reload must not hide.
+   */
+  #adopt(record, { resume = false } = {}) {
     if (!record || record.tabId === this.tabId) return;
     const endedAt = record.attemptEndedAt ?? 0;
     const newer = endedAt > this.#lastAttemptEndedAt;
     const success = record.outcome === 'success' && Number.isFinite(record.expiresAt);
+    const current = this.#state.expiresAt;
+    const sameToken = resume && current !== null && Number.isFinite(record.expiresAt) &&
+      Math.abs(record.expiresAt - current) <= SAME_TOKEN_MS;
     // A success that extends the expiry is always taken. Anything else is taken only when it is
     // newer than what this tab last did or learned, so a stale record never raises a banner.
-    const extendsExpiry = success &&
-      (this.#state.expiresAt === null || record.expiresAt > this.#state.expiresAt);
-    if (!newer && !extendsExpiry) return;
-    this.#lastAttemptEndedAt = Math.max(this.#lastAttemptEndedAt, endedAt);
+    const extendsExpiry = success && (current === null || record.expiresAt > current);
+    if (!newer && !extendsExpiry && !sameToken) return;
+    this.#lastAttemptEndedAt = sameToken ? endedAt : Math.max(this.#lastAttemptEndedAt, endedAt);
+    if (sameToken) {
+      // Other tabs key their renewal marks by the exact expiry: use theirs.
+      this.#update({
+        expiresAt: record.expiresAt,
+        learnedAt: Number.isFinite(record.learnedAt) ? record.learnedAt : this.#state.learnedAt,
+      });
+    }
     if (success) {
       this.#update({
         expiresAt: record.expiresAt,

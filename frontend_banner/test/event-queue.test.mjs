@@ -87,7 +87,7 @@ test('randomEventId works without crypto', () => {
   assert.match(randomEventId({ getRandomValues: (b) => b.fill(7) }, Math.random), /^(07){16}$/);
 });
 
-test('keeper queues network failures only, and flushes after success', async () => {
+test('keeper queues one event per network outage, and flushes after success', async () => {
   const clock = new FakeClock();
   const posts = [];
   const tab = fakeTab({
@@ -98,7 +98,8 @@ test('keeper queues network failures only, and flushes after success', async () 
       return new Response('{"accepted":1}', { status: 200 });
     },
   });
-  const outcomes = ['network', 'network', 503, 'ok'];
+  // Two outages (the retry of the first is not a new failure), split by a server error.
+  const outcomes = ['network', 'network', 503, 'network', 'ok'];
   const keeper = new SessionKeeper({
     env: tab.env,
     expiresAt: clock.now() + 10 * 60_000,
@@ -110,10 +111,45 @@ test('keeper queues network failures only, and flushes after success', async () 
       return { expiresIn: 600 };
     },
   }).start();
-  await clock.advance(5 * 60_000 + 10_000);
+  await clock.advance(5 * 60_000 + 20_000);
   assert.equal(keeper.state.problem, null);
   assert.equal(posts.length, 1);
   assert.deepEqual(posts[0].events.map((e) => [e.reason, e.detail]), [['network', 'fetch_error'], ['network', 'fetch_error']]);
+  assert.equal(keeper.state.pendingEvents, 0);
+  keeper.stop();
+});
+
+test('keeper does not queue a timed-out refresh', async () => {
+  const clock = new FakeClock();
+  const posts = [];
+  const tab = fakeTab({
+    clock,
+    storageHub: new StorageHub(),
+    fetch: async (url, init) => {
+      posts.push(JSON.parse(init.body));
+      return new Response('{"accepted":1}', { status: 200 });
+    },
+  });
+  // The server may have received a request that timed out, and counted it itself.
+  const outcomes = ['hang', { status: 408 }, 'ok'];
+  const keeper = new SessionKeeper({
+    env: tab.env,
+    expiresAt: clock.now() + 10 * 60_000,
+    timeoutMs: 2_000,
+    clientEvents: { url: '/v1/sessions/client-events' },
+    refresh: async () => {
+      const next = outcomes.shift();
+      if (next === 'hang') return new Promise(() => {});
+      if (typeof next === 'object') throw Object.assign(new Error('408'), next);
+      return { expiresIn: 600 };
+    },
+  }).start();
+  const failures = [];
+  keeper.addEventListener('failed', (event) => failures.push(event.detail.detail));
+  await clock.advance(5 * 60_000 + 10_000);
+  assert.deepEqual(failures, ['timeout', 'timeout']);
+  assert.equal(keeper.state.problem, null);
+  assert.equal(posts.length, 0);
   assert.equal(keeper.state.pendingEvents, 0);
   keeper.stop();
 });

@@ -348,3 +348,101 @@ test('stored failure of an earlier session raises no problem in a new tab', asyn
   assert.equal(keeper.state.problem, null);
   keeper.stop();
 });
+
+// A page reload: the old page's keeper stops, and a new one starts on the same storage with
+// the expiry the host read again (rounded to the second here, as a server's `expires_at`).
+function reload(clock, storageHub, expiresAt, refresh, round = Math.floor) {
+  const tab = fakeTab({ clock, storageHub });
+  const keeper = new SessionKeeper({
+    refresh, env: tab.env, name: 'app', expiresAt: round(expiresAt / 1000) * 1000,
+  });
+  return keeper.start();
+}
+
+test('reloaded page resumes an ongoing network problem', async () => {
+  const clock = new FakeClock();
+  const storageHub = new StorageHub();
+  const first = fakeTab({ clock, storageHub });
+  const expiresAt = clock.now() + 10 * MINUTE + 700;
+  const { refresh } = scriptedRefresh(clock, ['network']);
+  const before = new SessionKeeper({ refresh, env: first.env, name: 'app', expiresAt }).start();
+  await clock.advance(5 * MINUTE + 3000);
+  const { problem, problemSince, attempt } = before.state;
+  assert.equal(problem, 'network');
+  before.stop();
+
+  const after = reload(clock, storageHub, expiresAt, refresh);
+
+  assert.equal(after.state.problem, 'network');
+  assert.equal(after.state.problemSince, problemSince, 'the banner shows at once, not after 5 s');
+  assert.equal(after.state.attempt, attempt);
+  assert.equal(after.state.expiresAt, expiresAt, 'the exact expiry the other tabs use');
+  after.stop();
+});
+
+test('reloaded page shows a refusal again', async () => {
+  const clock = new FakeClock();
+  const storageHub = new StorageHub();
+  const first = fakeTab({ clock, storageHub });
+  const expiresAt = clock.now() + 10 * MINUTE;
+  const { refresh, calls } = scriptedRefresh(clock, [401]);
+  const before = new SessionKeeper({ refresh, env: first.env, name: 'app', expiresAt }).start();
+  await clock.advance(5 * MINUTE + 3000); // a refusal first waits 1.5 s for another tab's news
+  assert.equal(before.state.problem, 'refused');
+  before.stop();
+
+  const after = reload(clock, storageHub, expiresAt, refresh);
+  await clock.advance(60_000);
+
+  assert.equal(after.state.problem, 'refused');
+  assert.equal(calls.length, 1, 'a refusal is not retried after a reload either');
+  after.stop();
+});
+
+test('reloaded page keeps its token refresh schedule', async () => {
+  const clock = new FakeClock();
+  const storageHub = new StorageHub();
+  const first = fakeTab({ clock, storageHub });
+  const { refresh, calls } = scriptedRefresh(clock, ['ok'], { lifetimeMs: 8 * 60 * MINUTE });
+  const before = new SessionKeeper({
+    refresh, env: first.env, name: 'app', expiresAt: clock.now() + 4 * MINUTE,
+  }).start();
+  await clock.advance(3 * MINUTE);
+  assert.equal(calls.length, 1);
+  const { expiresAt, learnedAt } = before.state;
+  before.stop();
+  // Reloaded 4 minutes before the 8-hour token's refresh falls due.
+  clock.jump(expiresAt - 5 * MINUTE - 4 * MINUTE - clock.now());
+
+  const after = reload(clock, storageHub, expiresAt + 1, refresh, Math.ceil);
+  assert.equal(after.state.learnedAt, learnedAt);
+  await clock.advance(4 * MINUTE + 1000);
+
+  assert.equal(calls.length, 2, 'refreshed 5 minutes ahead, not half-way through what is left');
+  after.stop();
+});
+
+test('refresh outcome after stop is discarded', async () => {
+  const clock = new FakeClock();
+  const storageHub = new StorageHub();
+  const tab = fakeTab({ clock, storageHub });
+  let answer;
+  const refresh = () => new Promise((resolve) => {
+    answer = () => resolve({ expiresIn: 600 });
+  });
+  const keeper = new SessionKeeper({
+    refresh, env: tab.env, name: 'app', expiresAt: clock.now() + 10 * MINUTE,
+  }).start();
+  const refreshed = [];
+  keeper.addEventListener('refreshed', () => refreshed.push(true));
+  keeper.retryNow();
+  await clock.advance(1000); // the storage lease settles first
+  const stateBefore = keeper.state.expiresAt;
+  keeper.end();
+  answer();
+  await settle();
+
+  assert.deepEqual(refreshed, []);
+  assert.equal(keeper.state.expiresAt, stateBefore);
+  assert.equal(storageHub.data.get('session-keeper:app:state'), undefined, 'nothing published');
+});
