@@ -139,7 +139,9 @@ export const STYLES = `
     clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; border: 0;
   }
 
-  @container (max-width: 760px) {
+  /* Below 960 px (tablets in portrait, phones) the actions go under the text, which keeps
+     the full width instead of a narrow column beside three buttons. */
+  @container (max-width: 960px) {
     .inner {
       grid-template-columns: auto minmax(0, 1fr);
       grid-template-areas: "icon text" "actions actions";
@@ -150,9 +152,19 @@ export const STYLES = `
     .actions { justify-content: stretch; }
     .btn { flex: 1 1 auto; }
   }
-  @container (max-width: 400px) {
-    .inner { padding: 10px 12px; }
-    .btn { padding: 10px 12px; }
+  /* Phones: the sticky banner must leave room for the work, so it drops the icon (the accent
+     bar still shows the tone) and tightens its spacing. */
+  @container (max-width: 480px) {
+    .inner {
+      grid-template-columns: minmax(0, 1fr);
+      grid-template-areas: "text" "actions";
+      gap: 8px;
+      padding: 8px 12px 10px;
+    }
+    .icon { display: none; }
+    .title { font-size: 1em; }
+    .detail, .countdown, .note { margin-top: 0; }
+    .btn { padding: 8px 12px; }
   }
 
   @keyframes enter { from { opacity: 0; transform: translateY(-6px); } to { opacity: 1; transform: none; } }

@@ -1,5 +1,6 @@
 // Every string the banner shows or announces, in French (default) and English.
-// Placeholders in braces are filled by format(): {seconds}, {time}, {minutes}.
+// Placeholders in braces are filled by format(): {seconds}, {time}, {minutes}. A no-break
+// space (\u00a0) keeps a number with its unit when the line wraps.
 
 export const MESSAGES = {
   fr: {
@@ -9,7 +10,7 @@ export const MESSAGES = {
     network: 'Connexion perdue',
     server: 'Erreur du serveur',
     refused: 'Le serveur a refusé le renouvellement',
-    retryIn: 'nouvelle tentative automatique dans {seconds} s',
+    retryIn: 'nouvelle tentative automatique dans {seconds}\u00a0s',
     retrying: 'nouvelle tentative en cours…',
     countdown: 'Session expirée dans {time}',
     expiredHint: 'Sauvegardez votre travail, puis reconnectez-vous.',
@@ -19,8 +20,8 @@ export const MESSAGES = {
     draftSaved: 'Brouillon enregistré sur cet appareil',
     nothingToSave: 'Aucun formulaire à sauvegarder sur cette page',
     renewed: 'Session renouvelée',
-    minutesLeft: 'La session expire dans {minutes} min',
-    secondsLeft: 'La session expire dans {seconds} s',
+    minutesLeft: 'La session expire dans {minutes}\u00a0min',
+    secondsLeft: 'La session expire dans {seconds}\u00a0s',
   },
   en: {
     regionLabel: 'Session status',
@@ -29,7 +30,7 @@ export const MESSAGES = {
     network: 'Connection lost',
     server: 'Server error',
     refused: 'The server refused to renew the session',
-    retryIn: 'retrying automatically in {seconds} s',
+    retryIn: 'retrying automatically in {seconds}\u00a0s',
     retrying: 'retrying now…',
     countdown: 'Session expires in {time}',
     expiredHint: 'Save your work, then sign in again.',
@@ -39,8 +40,8 @@ export const MESSAGES = {
     draftSaved: 'Draft saved on this device',
     nothingToSave: 'No form to save on this page',
     renewed: 'Session renewed',
-    minutesLeft: 'The session expires in {minutes} min',
-    secondsLeft: 'The session expires in {seconds} s',
+    minutesLeft: 'The session expires in {minutes}\u00a0min',
+    secondsLeft: 'The session expires in {seconds}\u00a0s',
   },
 };
 

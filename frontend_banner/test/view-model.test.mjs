@@ -42,7 +42,7 @@ test('viewTexts builds the French messages of each state', () => {
   const m = messagesFor('fr');
   assert.deepEqual(viewTexts(deriveView(failing(), NOW), m), {
     title: 'Votre session doit être renouvelée',
-    detail: 'Connexion perdue — nouvelle tentative automatique dans 20 s',
+    detail: 'Connexion perdue — nouvelle tentative automatique dans 20\u00a0s',
     countdown: 'Session expirée dans 4:32',
   });
   const server = viewTexts(deriveView(failing({ problem: 'server', refreshing: true }), NOW), m);
@@ -57,7 +57,7 @@ test('viewTexts builds the French messages of each state', () => {
 test('viewTexts speaks English with lang en', () => {
   const texts = viewTexts(deriveView(failing(), NOW), messagesFor('en-GB'));
   assert.equal(texts.title, 'Your session needs to be renewed');
-  assert.equal(texts.detail, 'Connection lost — retrying automatically in 20 s');
+  assert.equal(texts.detail, 'Connection lost — retrying automatically in 20\u00a0s');
   assert.equal(texts.countdown, 'Session expires in 4:32');
 });
 
@@ -84,6 +84,6 @@ test('crossedThreshold announces a few countdown thresholds only', () => {
   assert.equal(crossedThreshold(299_000, 298_000), null);
   assert.equal(crossedThreshold(130_000, 50_000), 60, 'a jump announces the lowest threshold crossed');
   assert.equal(crossedThreshold(5000, -1), null);
-  assert.equal(thresholdText(120, messagesFor('fr')), 'La session expire dans 2 min');
-  assert.equal(thresholdText(30, messagesFor('en')), 'The session expires in 30 s');
+  assert.equal(thresholdText(120, messagesFor('fr')), 'La session expire dans 2\u00a0min');
+  assert.equal(thresholdText(30, messagesFor('en')), 'The session expires in 30\u00a0s');
 });

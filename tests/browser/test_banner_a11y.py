@@ -73,12 +73,27 @@ def test_banner_axe_finds_no_serious_violation(
     context.close()
 
 
+BANNER_BOXES = """() => {
+    const root = document.querySelector('session-banner').shadowRoot;
+    const box = (selector) => root.querySelector(selector).getBoundingClientRect().toJSON();
+    return { banner: box('.banner'), text: box('.text'), actions: box('.actions') };
+}"""
+
+
 @pytest.mark.parametrize("state", list(STATES))
 def test_banner_layout_fits_and_is_captured(browser: Browser, demo_server: DemoServer, state: str):
     context, page = reach_state(browser, demo_server, state)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for size, (width, height) in [*SIZES.items(), ("320x568", (320, 568))]:
+    for size, (width, height) in [*SIZES.items(), ("800x1280", (800, 1280)),
+                                  ("320x568", (320, 568))]:
         page.set_viewport_size({"width": width, "height": height})
+        box = page.evaluate(BANNER_BOXES)
+        if width < 960:
+            # Stacked: the text keeps the width, the actions go under it.
+            assert box["actions"]["top"] >= box["text"]["bottom"], f"actions beside text at {size}"
+            assert box["text"]["width"] >= 0.8 * width, f"text squeezed at {size}"
+        if size == "375x667":
+            assert box["banner"]["height"] <= 240, f"banner takes too much of a phone at {size}"
         targets = page.evaluate("""() => [...document.querySelector('session-banner').shadowRoot
             .querySelectorAll('.btn')].map((b) => { const r = b.getBoundingClientRect();
             return [b.dataset.action, r.width, r.height, r.right]; })""")
@@ -158,7 +173,7 @@ def test_banner_announces_thresholds_not_every_second(browser: Browser, demo_fac
     advance(page, server, 150_000)
 
     assert page.evaluate("window.spoken") == [
-        "La session expire dans 2 min", "La session expire dans 1 min"]
+        "La session expire dans 2\u00a0min", "La session expire dans 1\u00a0min"]
     context.close()
 
 

@@ -83,7 +83,7 @@ def test_banner_online_but_fetch_failing_keeps_retrying(browser: Browser, demo_s
 
     assert page.evaluate("navigator.onLine") is True
     assert tone(page) == "retrying"
-    assert re.fullmatch(r"Connexion perdue — nouvelle tentative automatique dans \d+ s",
+    assert re.fullmatch(r"Connexion perdue — nouvelle tentative automatique dans \d+\u00a0s",
                         banner_texts(page)["detail"])
     failures = page.evaluate("window.demo.stats.failures")
     assert {f["detail"] for f in failures} == {"fetch_error"}

@@ -48,7 +48,7 @@ def test_banner_network_cut_shows_retry_then_clears(browser: Browser, demo_serve
     assert tone(page) == "retrying"
     assert texts["visible"]
     assert texts["title"] == "Votre session doit être renouvelée"
-    assert re.fullmatch(r"Connexion perdue — nouvelle tentative automatique dans \d+ s",
+    assert re.fullmatch(r"Connexion perdue — nouvelle tentative automatique dans \d+\u00a0s",
                         texts["detail"])
     assert re.fullmatch(r"Session expirée dans 2:\d\d", texts["countdown"])
     assert texts["polite"].startswith("Votre session doit être renouvelée. Connexion perdue")
@@ -180,7 +180,7 @@ def test_banner_english_with_lang_attribute(browser: Browser, demo_server: DemoS
 
     texts = banner_texts(page)
     assert texts["title"] == "Your session needs to be renewed"
-    assert re.fullmatch(r"Connection lost — retrying automatically in \d+ s", texts["detail"])
+    assert re.fullmatch(r"Connection lost — retrying automatically in \d+\u00a0s", texts["detail"])
     expect(page.locator("session-banner [data-action=relogin]")).to_have_text("Sign in again")
     context.close()
 

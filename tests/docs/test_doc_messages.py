@@ -39,7 +39,9 @@ def banner_messages() -> dict[str, dict[str, str]]:
 
 def template_pattern(template: str) -> str:
     parts = re.split(r"\{\w+\}", template)
-    return r"\S+".join(re.escape(part) for part in parts)
+    # The banner keeps a number and its unit together with a no-break space; docs may quote
+    # it with a plain one.
+    return r"\S+".join(re.escape(part).replace("\u00a0", "[\u00a0 ]") for part in parts)
 
 
 @cache
