@@ -181,7 +181,7 @@ def test_banner_plain_page_retries_and_reports(example_env: str,
     context = browser.new_context()
     # What the host page would have set at login: the expiry and its access-token getter.
     context.add_init_script("""
-        sessionStorage.setItem('expiresAt', String(Date.now() + 8000));
+        localStorage.setItem('expiresAt', String(Date.now() + 8000));
         window.currentAccessToken = () => 'tablet-token';
     """)
     page = context.new_page()
