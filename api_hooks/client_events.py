@@ -5,9 +5,10 @@ the browser queues it and posts it here once the network is back. Each accepted 
 counted as ``refresh_failed(reason="network", source="client")``.
 
 The endpoint requires the session's authentication, through a dependency of the host. It caps
-the body size and the number of events, and checks every timestamp. It counts an event id once
-per session, so a resend after a lost response is not counted twice, and rate-limits each
-session.
+the body size and the number of events, and checks every timestamp. An event whose
+`occurred_at` is out of range is reported in the response and not counted, while the other
+events of its batch are. It counts an event id once per session, so a resend after a lost
+response is not counted twice, and rate-limits each session.
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ class ClientIdentity:
     site: str | None = None
 
 
+def _timestamp_field() -> Any:
+    """Return the field of a Unix-seconds timestamp: a finite JSON number, integer or not.
+
+    Strict mode rejects strings such as "1796..." and booleans, which lax mode would convert.
+    A strict float field still accepts an int (pydantic 2.14; a test posts both).
+    """
+    return Field(strict=True, allow_inf_nan=False)
+
+
 class ClientEvent(BaseModel):
     """One refresh failure the browser saw; `occurred_at` is Unix seconds on the browser clock."""
 
@@ -57,7 +67,7 @@ class ClientEvent(BaseModel):
     type: Literal["refresh_failed"]
     reason: Literal["network"]
     detail: Literal["offline", "fetch_error", "timeout"] | None = None
-    occurred_at: float
+    occurred_at: float = _timestamp_field()
 
 
 class ClientEventBatch(BaseModel):
@@ -66,14 +76,37 @@ class ClientEventBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: list[ClientEvent]
-    sent_at: float
+    sent_at: float = _timestamp_field()
+
+
+class RejectedClientEvent(BaseModel):
+    """An event of an accepted batch that was not counted because its time is out of range."""
+
+    index: int = Field(description="Position of the event in the request's `events`.")
+    id: str = Field(description="The event's `id`.")
+    error: str = Field(description="What is wrong with the event.")
 
 
 class ClientEventsAccepted(BaseModel):
     """Response body of an accepted batch."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "accepted": 3,
+        "duplicates": 0,
+        "rejected": [{
+            "index": 3,
+            "id": "4b9f0c2e-5d1a-4e8b-9a6f-3c7d2e1b0a95",
+            "error": "occurred_at: 1733200000.5 must be at most 86400 s before sent_at "
+                     "(1733300123.2) and not after it",
+        }],
+    }]})
+
     accepted: int = Field(description="Events counted by this request.")
     duplicates: int = Field(description="Events already counted by an earlier request.")
+    rejected: list[RejectedClientEvent] = Field(
+        description="Events not counted because their `occurred_at` is out of range; "
+                    "empty when every event was counted or is a duplicate. Sending them "
+                    "again fails the same way.")
 
 
 class ClientEventsError(BaseModel):
@@ -117,12 +150,15 @@ def _openapi_extra(max_events: int) -> dict[str, Any]:
 def _responses() -> dict[int | str, dict[str, Any]]:
     error = {"model": ClientEventsError}
     return {
+        200: {"description": "Events counted. An event whose `occurred_at` is out of range is "
+                             "listed in `rejected` and not counted; the other events are."},
         400: {**error, "description": "The body is not JSON."},
         401: {"description": "Rejected by the host's `authenticate` dependency.",
               "content": {"application/json": {"schema": {"type": "object"}}}},
         413: {**error, "description": "The body is larger than `max_body_bytes`."},
         422: {"model": ClientEventsInvalid,
-              "description": "The body breaks the schema, the event cap or the time rules."},
+              "description": "The body breaks the schema or the event cap, or `sent_at` is "
+                             "too far from the server clock."},
         429: {**error, "description": "Too many requests from this session; see Retry-After."},
         503: {**error, "description": "Redis unavailable; send the events again later."},
     }
@@ -256,17 +292,19 @@ def client_events_router(
 
     `authenticate` is a FastAPI dependency of the host that validates the session's
     credentials (raising 401 itself) and returns a `ClientIdentity`, or any object or mapping
-    with `session_id`, `user_id` and `site`. An event is accepted when its `occurred_at` is at
-    most `max_event_age_seconds` before the batch's `sent_at` and not after it, and `sent_at`
-    is within `max_clock_skew_seconds` of the server clock. Each session may post
-    `max_requests_per_minute` requests per clock minute. `client_ip` resolves the address
-    recorded with the failures (for example `ClientIPResolver(...).from_request`).
+    with `session_id`, `user_id` and `site`. A batch is accepted when `sent_at` is within
+    `max_clock_skew_seconds` of the server clock. An event in it is counted when its
+    `occurred_at` is at most `max_event_age_seconds` before `sent_at` and not after it;
+    otherwise it is listed in the response's `rejected` and not marked as seen. Each session
+    may post `max_requests_per_minute` requests per clock minute. `client_ip` resolves the
+    address recorded with the failures (for example `ClientIPResolver(...).from_request`).
 
-    Responses: 200 ``{"accepted": n, "duplicates": m}``; 400 for a body that is not JSON;
-    413 above `max_body_bytes`; 422 for a body that breaks the schema, the event cap or the
-    time rules; 429 with Retry-After past the rate limit; 503 when Redis cannot be reached or
-    the recorder dropped an event (the browser keeps its events and sends them again later,
-    and an event counted before is then a duplicate).
+    Responses: 200 ``{"accepted": n, "duplicates": m, "rejected": [{"index", "id",
+    "error"}, ...]}``; 400 for a body that is not JSON; 413 above `max_body_bytes`; 422 for a
+    body that breaks the schema or the event cap, or whose `sent_at` is out of range; 429 with
+    Retry-After past the rate limit; 503 when Redis cannot be reached or the recorder dropped
+    an event (the browser keeps its events and sends them again later, and an event counted
+    before is then a duplicate).
     """
     for name, value in (("max_body_bytes", max_body_bytes), ("max_events", max_events),
                         ("max_requests_per_minute", max_requests_per_minute)):
@@ -307,25 +345,29 @@ def client_events_router(
         count = len(batch.events)
         if not 1 <= count <= max_events:
             raise _BadRequest(422, f"events: got {count} events, expected 1 to {max_events}")
-        check_times(batch, now)
+        check_sent_at(batch, now)
         return batch
 
-    def check_times(batch: ClientEventBatch, now: float) -> None:
-        if not math.isfinite(batch.sent_at) or abs(batch.sent_at - now) > max_clock_skew_seconds:
+    def check_sent_at(batch: ClientEventBatch, now: float) -> None:
+        # The schema already rejects NaN and infinities.
+        if abs(batch.sent_at - now) > max_clock_skew_seconds:
             raise _BadRequest(
                 422,
                 f"sent_at: {batch.sent_at} is more than {max_clock_skew_seconds:g} s away from "
                 f"the server clock ({now:.0f}); check the device clock",
             )
+
+    def out_of_range(batch: ClientEventBatch) -> list[RejectedClientEvent]:
+        """Return the events whose `occurred_at` is too old or after `sent_at`."""
+        rejected = []
         for index, event in enumerate(batch.events):
             age = batch.sent_at - event.occurred_at
-            if not math.isfinite(event.occurred_at) or not 0 <= age <= max_event_age_seconds:
-                raise _BadRequest(
-                    422,
-                    f"events[{index}].occurred_at: {event.occurred_at} must be at most "
-                    f"{max_event_age_seconds:g} s before sent_at ({batch.sent_at}) "
-                    "and not after it",
-                )
+            if not 0 <= age <= max_event_age_seconds:
+                error = (f"occurred_at: {event.occurred_at} must be at most "
+                         f"{max_event_age_seconds:g} s before sent_at ({batch.sent_at}) "
+                         "and not after it")
+                rejected.append(RejectedClientEvent(index=index, id=event.id, error=error))
+        return rejected
 
     async def check_rate(session_hash: str, now: float) -> None:
         minute = int(now // RATE_WINDOW_SECONDS)
@@ -354,9 +396,12 @@ def client_events_router(
             body = await read_body(request)
             await check_rate(session_hash, now)
             batch = parse(body, now)
+            rejected = out_of_range(batch)
+            rejected_indexes = {event.index for event in rejected}
             keys = [schema.client_event_seen(event_digest(session_hash, event.id))
-                    for event in batch.events]
-            fresh = await store.mark_new(keys, dedupe_ttl)
+                    for index, event in enumerate(batch.events)
+                    if index not in rejected_indexes]
+            fresh = await store.mark_new(keys, dedupe_ttl) if keys else []
         except _BadRequest as exc:
             raise HTTPException(exc.status, exc.message, headers=exc.headers) from None
         except RedisError as exc:
@@ -365,6 +410,9 @@ def client_events_router(
             raise HTTPException(503, "event store unavailable; send the events again later",
                                 headers={"Retry-After": "30"}) from None
 
+        if rejected:
+            _log.info("client events not counted: %d of %d out of range, first: %s",
+                      len(rejected), len(batch.events), rejected[0].error)
         ip = client_ip(request) if client_ip else None
         accepted = 0
         unrecorded: list[str] = []
@@ -385,7 +433,9 @@ def client_events_router(
             await forget_markers(unrecorded)
             raise HTTPException(503, f"{len(unrecorded)} of {len(keys)} events not recorded; "
                                 "send the events again later", headers={"Retry-After": "30"})
-        return JSONResponse({"accepted": accepted, "duplicates": len(fresh) - accepted})
+        response = ClientEventsAccepted(accepted=accepted, duplicates=len(fresh) - accepted,
+                                        rejected=rejected)
+        return JSONResponse(response.model_dump())
 
     async def forget_markers(keys: list[str]) -> None:
         try:

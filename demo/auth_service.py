@@ -6,7 +6,8 @@ sessionwatch.demo`) and the browser tests serve. Its routes:
 - ``POST /auth/login`` ``{"username", "site"}`` -> ``{"access_token", "expires_at",
   "expires_in", "session_id"}``; records ``session_started``.
 - ``POST /auth/refresh`` (Bearer) -> 200 ``{"access_token", "expires_at", "expires_in"}``
-  or 401 ``{"detail": {"reason": ...}}``; records ``refresh_succeeded`` / ``refresh_failed``.
+  or 401 ``{"detail": {"reason": ...}}`` (with a ``"message"`` too when the Authorization
+  header is missing or not Bearer); records ``refresh_succeeded`` / ``refresh_failed``.
 - ``POST /auth/logout`` (Bearer) -> 204; records ``session_ended``.
 - ``GET /api/ping`` (Bearer): the cashier's activity, which keeps the session alive.
 - ``POST /demo/chaos`` ``{"refresh": "ok"|"refuse"|"error"|"slow"}``, ``GET /demo/chaos``.
@@ -20,9 +21,20 @@ refresh extends it by `token_expiration_minutes`, and a refresh is refused with 
 ``inactive`` once the cashier has been idle for `activity_threshold` minutes. A refresh may
 present an expired token while the session is still active, so a tablet that was offline
 when its token expired renews it on reconnection instead of losing the sale in progress.
-Each refresh rotates the token. The previous token stays accepted for
-`rotation_grace_seconds`, and a refresh with it returns the current token, so two tabs racing
-each other both succeed. Sessions live in process memory: the app is meant for one process.
+A refresh with the current token rotates it: the session moves to a new generation. The
+previous generation stays accepted until the client has used the current one (any request
+authenticated with it, a refresh or ``/api/ping``), or for `rotation_grace_seconds` after the
+rotation, whichever is longer. Older generations are refused with reason ``revoked``. A
+refresh with the previous token returns the current token and does not rotate again. So a
+client that never received a rotated token, because it gave up waiting for the response,
+still has a token that works, and two tabs racing each other both succeed.
+
+Each refresh checks its token and rotates when the request arrives, before the delay of the
+``slow`` chaos mode, and the response carries the session's current token when it is sent.
+A refresh whose token was valid on arrival thus succeeds however long the server takes. The
+checks and writes of session state have no ``await`` between them, so requests on the event
+loop cannot interleave inside them. Sessions live in process memory: the app is meant for one
+process.
 """
 
 from __future__ import annotations
@@ -32,7 +44,7 @@ import inspect
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -65,12 +77,17 @@ class DemoSettings:
     token_expiration_minutes: float = 480
     activity_threshold: float = 15
     trusted_proxies: Sequence[str] = ()
-    rotation_grace_seconds: float = 10
+    # At least as long as a browser tab may hold the token's storage lease (20 s without Web
+    # Locks), so a tab that read the previous token just before a rotation can still use it.
+    rotation_grace_seconds: float = 30
     slow_refresh_seconds: float = 20
     client_events_path: str = "/v1/sessions/client-events"
     sites: Sequence[str] = DEMO_SITES
     # Unix-seconds clock for tokens and sessions; tests move it forward with the browser's.
     clock: Callable[[], float] = field(default=time.time)
+    # Awaited with slow_refresh_seconds by the slow chaos mode; tests replace it to hold a
+    # refresh in flight until they release it.
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
 
     def __post_init__(self) -> None:
         if self.token_expiration_minutes <= 0:
@@ -92,6 +109,8 @@ class _Session:
     expires_at: float
     last_activity: float
     rotated_at: float
+    # True once a request has authenticated with a token of the current generation.
+    current_used: bool = False
 
 
 class LoginRequest(BaseModel):
@@ -108,10 +127,20 @@ class ChaosRequest(BaseModel):
 
 
 class _Refused(Exception):
-    def __init__(self, reason: str, session: _Session | None = None) -> None:
+    """Rejection of a token or session; `reason` is the recorder's failure reason."""
+
+    def __init__(self, reason: str, session: _Session | None = None,
+                 message: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.session = session
+        self.message = message
+
+    def detail(self) -> dict[str, str]:
+        """Return the 401 body's ``detail``: the reason, and a message when there is one."""
+        if self.message is None:
+            return {"reason": self.reason}
+        return {"reason": self.reason, "message": self.message}
 
 
 async def _record(method: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -157,10 +186,14 @@ class _AuthService:
 
     def claims(self, request: Request) -> dict[str, Any]:
         """Return the verified claims of the Bearer token; expiry is checked by the caller."""
-        header = request.headers.get("authorization", "")
+        header = request.headers.get("authorization")
+        if header is None:
+            raise _Refused("invalid", message="missing Authorization header; send "
+                           "'Authorization: Bearer <access_token>' with the token from login")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
-            raise _Refused("invalid")
+            raise _Refused("invalid", message="Authorization header is not a bearer token; "
+                           "send 'Authorization: Bearer <access_token>'")
         try:
             # Times are checked against settings.clock (tests move it), not PyJWT's own clock.
             return jwt.decode(token, self.secret, algorithms=["HS256"], options={
@@ -177,35 +210,59 @@ class _AuthService:
         except _Refused:
             return {}
 
+    def is_current(self, session: _Session, generation: int) -> bool:
+        """Return True for the current generation and False for an accepted previous one.
+
+        Raises `_Refused` ("revoked") for any other generation, and for the previous one once
+        the client has used the current one and `rotation_grace_seconds` have passed.
+        """
+        if generation == session.generation:
+            return True
+        if generation == session.generation - 1:
+            in_grace = self.now() - session.rotated_at <= self.settings.rotation_grace_seconds
+            if in_grace or not session.current_used:
+                return False
+        raise _Refused("revoked", session)
+
     def live_session(self, request: Request) -> _Session:
-        """Return the session of a valid, unexpired token of the current generation (API calls)."""
+        """Return the session of a valid, unexpired token of an accepted generation (API calls).
+
+        A token of the current generation marks it used, which ends the previous one's
+        acceptance once `rotation_grace_seconds` have passed.
+        """
         claims = self.claims(request)
         session = self.sessions.get(str(claims["sid"]))
         if session is None:
             raise _Refused("revoked")
+        current = self.is_current(session, int(claims["gen"]))
         if claims["exp"] <= self.now():
             raise _Refused("expired", session)
+        if current:
+            session.current_used = True
         return session
 
     def refresh(self, request: Request) -> tuple[_Session, bool]:
-        """Renew a session; returns it and whether it rotated (False: grace replay)."""
+        """Renew a session; return it and whether it rotated.
+
+        The current token rotates the session to a new generation. The previous one, while
+        accepted, leaves it as it is, and the caller returns the current token. An idle
+        session is refused with reason ``inactive`` and removed, whichever token it presents.
+        """
         claims = self.claims(request)
         session = self.sessions.get(str(claims["sid"]))
         if session is None:
             raise _Refused("revoked")
+        current = self.is_current(session, int(claims["gen"]))
         now = self.now()
-        generation = int(claims["gen"])
-        if generation == session.generation - 1 and now - session.rotated_at <= (
-            self.settings.rotation_grace_seconds
-        ):
-            return session, False
-        if generation != session.generation:
-            raise _Refused("revoked", session)
         if now - session.last_activity > self.idle_limit:
+            self.sessions.pop(session.session_id, None)
             raise _Refused("inactive", session)
+        if not current:
+            return session, False
         session.generation += 1
         session.expires_at = now + self.lifetime
         session.rotated_at = now
+        session.current_used = False
         return session, True
 
 
@@ -215,8 +272,9 @@ def _who(session: _Session | None) -> dict[str, str]:
     return {"session_id": session.session_id, "user_id": session.user_id, "site": session.site}
 
 
-def _refusal(reason: str, status: int = 401) -> JSONResponse:
-    return JSONResponse({"detail": {"reason": reason}}, status_code=status)
+def _refusal(refused: _Refused, status: int = 401) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": refused.detail()}, status_code=status, headers=headers)
 
 
 def create_app(
@@ -240,11 +298,13 @@ def create_app(
         address: str | None = service.ip_resolver.from_request(request)
         return address
 
-    def authenticate(request: Request) -> ClientIdentity:
+    # Async, so it runs on the event loop with the refresh handler, not in a worker thread.
+    async def authenticate(request: Request) -> ClientIdentity:
         try:
             session = service.live_session(request)
         except _Refused as exc:
-            raise HTTPException(401, {"reason": exc.reason}) from None
+            raise HTTPException(401, exc.detail(),
+                                headers={"WWW-Authenticate": "Bearer"}) from None
         return ClientIdentity(session.session_id, session.user_id, session.site)
 
     @app.post("/auth/login")
@@ -268,23 +328,33 @@ def create_app(
     @app.post("/auth/refresh", response_model=None)
     async def refresh(request: Request) -> dict[str, Any] | JSONResponse:
         ip = ip_of(request)
-        if service.chaos == "slow":
-            await asyncio.sleep(settings.slow_refresh_seconds)
-        elif service.chaos in ("error", "refuse"):
+        if service.chaos in ("error", "refuse"):
             reason, status = ("server_error", 503) if service.chaos == "error" else ("revoked", 401)
             await _record(metrics.refresh_failed, reason, ip=ip, **service.who(request))
-            return _refusal(reason, status)
+            return _refusal(_Refused(reason), status)
+        slow = service.chaos == "slow"
         try:
+            # Check and rotate on arrival: the slow mode's delay comes after, as a slow
+            # response would, so the token is judged as it was when the client sent it.
             session, rotated = service.refresh(request)
         except _Refused as exc:
+            if slow:
+                await settings.sleep(settings.slow_refresh_seconds)
             refused = exc.session
             await _record(metrics.refresh_failed, exc.reason, ip=ip, **_who(refused))
             if exc.reason == "inactive" and refused is not None:
-                service.sessions.pop(refused.session_id, None)
                 await _record(metrics.session_ended, refused.session_id, forced=True,
                               reason="inactive", user_id=refused.user_id, site=refused.site,
                               ip=ip)
-            return _refusal(exc.reason)
+            return _refusal(exc)
+        if slow:
+            await settings.sleep(settings.slow_refresh_seconds)
+            if service.sessions.get(session.session_id) is not session:
+                # Logged out or ended as inactive while this response was delayed.
+                _log.info("demo refresh refused: session of user=%s site=%s ended during the "
+                          "slow delay", session.user_id, session.site)
+                await _record(metrics.refresh_failed, "revoked", ip=ip, **_who(session))
+                return _refusal(_Refused("revoked"))
         if rotated:
             await _record(metrics.refresh_succeeded, session.session_id,
                           user_id=session.user_id, site=session.site, ip=ip,
@@ -296,7 +366,7 @@ def create_app(
         try:
             claims = service.claims(request)
         except _Refused as exc:
-            return _refusal(exc.reason)
+            return _refusal(exc)
         session = service.sessions.pop(str(claims["sid"]), None)
         if session is not None:
             await _record(metrics.session_ended, session.session_id, user_id=session.user_id,
@@ -306,7 +376,9 @@ def create_app(
     @app.get("/api/ping")
     # A default, not Annotated[...]: postponed annotations cannot see the local `authenticate`.
     async def ping(identity: Any = Depends(authenticate)) -> dict[str, Any]:  # noqa: B008
-        session = service.sessions[identity.session_id]
+        session = service.sessions.get(identity.session_id)
+        if session is None:  # logged out between the dependency and this handler
+            raise HTTPException(401, {"reason": "revoked"}, headers={"WWW-Authenticate": "Bearer"})
         session.last_activity = service.now()
         return {"ok": True, "expires_at": session.expires_at}
 

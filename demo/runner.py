@@ -44,7 +44,8 @@ _log = logging.getLogger(__name__)
 # Demo minutes at speed 1: short enough that refreshes and idle refusals happen often.
 TOKEN_LIFETIME_MINUTES = 5.0
 ACTIVITY_THRESHOLD_MINUTES = 10.0
-ROTATION_GRACE_SECONDS = 10.0
+# Real seconds, not demo time: the browser's timeouts and storage lease (20 s) do not speed up.
+ROTATION_GRACE_SECONDS = 30.0
 TRUSTED_PROXIES = ("127.0.0.1/32", "::1/128")
 
 
@@ -175,7 +176,7 @@ class Demo:
             token_expiration_minutes=TOKEN_LIFETIME_MINUTES / options.speed,
             activity_threshold=ACTIVITY_THRESHOLD_MINUTES / options.speed,
             trusted_proxies=TRUSTED_PROXIES,
-            rotation_grace_seconds=max(1.0, ROTATION_GRACE_SECONDS / options.speed),
+            rotation_grace_seconds=ROTATION_GRACE_SECONDS,
             sites=options.sites,
         )
         # Full addresses make the per-tablet ranking readable; they are made-up private ones.

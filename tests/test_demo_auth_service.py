@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
+import jwt
 import pytest
 import redis
 from sessionwatch.api_hooks import SessionMetrics
@@ -21,16 +24,41 @@ class Clock:
         return self.now
 
 
+class HeldSleep:
+    """Replaces the slow chaos mode's sleep: each call waits until the test releases it."""
+
+    def __init__(self) -> None:
+        self.held: list[asyncio.Event] = []
+
+    async def __call__(self, seconds: float) -> None:
+        release = asyncio.Event()
+        self.held.append(release)
+        await release.wait()
+
+    async def wait_for_held(self, count: int) -> None:
+        """Wait until `count` requests in all have reached the sleep."""
+        for _ in range(1000):
+            if len(self.held) >= count:
+                return
+            await asyncio.sleep(0.001)
+        raise AssertionError(f"{len(self.held)} requests reached the slow sleep, expected {count}")
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
+def held_sleep() -> HeldSleep:
+    return HeldSleep()
+
+
+@pytest.fixture
 async def http(metrics: SessionMetrics, redis_url: str, prefix: str,
-               clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+               clock: Clock, held_sleep: HeldSleep) -> AsyncIterator[httpx.AsyncClient]:
     settings = DemoSettings(redis_url=redis_url, prefix=prefix, token_expiration_minutes=10,
-                            activity_threshold=15, clock=clock)
+                            activity_threshold=15, clock=clock, sleep=held_sleep)
     transport = httpx.ASGITransport(app=create_app(settings, metrics=metrics))
     async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
         yield client
@@ -49,6 +77,13 @@ async def login(http: httpx.AsyncClient) -> dict:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def generation(response: httpx.Response) -> int:
+    """Return the generation claim of the access token in a login or refresh response."""
+    claims: dict[str, Any] = jwt.decode(response.json()["access_token"],
+                                        options={"verify_signature": False})
+    return int(claims["gen"])
 
 
 async def test_auth_service_login_and_refresh_slide(http, clock, redis_client, prefix):
@@ -100,30 +135,181 @@ async def test_auth_service_ping_keeps_session_active(http, clock):
     assert response.status_code == 200
 
 
-async def test_auth_service_rotation_grace_then_revoked(http, clock):
+async def test_auth_service_previous_token_in_grace(http, clock):
     session = await login(http)
     old = bearer(session["access_token"])
     first = await http.post("/auth/refresh", headers=old)
-    clock.now += 5
+    # The client used the new token, but a second tab still sends the old one.
+    assert (await http.get("/api/ping", headers=bearer(first.json()["access_token"]))).is_success
+    clock.now += 29
     racing = await http.post("/auth/refresh", headers=old)
-    clock.now += 60
-    replay = await http.post("/auth/refresh", headers=old)
 
     assert racing.status_code == 200
+    assert generation(racing) == generation(first) == 2
     assert racing.json()["expires_at"] == first.json()["expires_at"]
-    assert replay.status_code == 401
-    assert replay.json() == {"detail": {"reason": "revoked"}}
 
 
-@pytest.mark.parametrize(("header", "reason"), [
-    ({}, "invalid"), ({"Authorization": "Bearer not-a-jwt"}, "invalid"),
-    ({"Authorization": "Basic abc"}, "invalid"),
-])
-async def test_auth_service_refresh_rejects_bad_tokens(http, header, reason):
+async def test_auth_service_used_token_revokes_previous(http, clock):
+    session = await login(http)
+    old = bearer(session["access_token"])
+    first = await http.post("/auth/refresh", headers=old)
+    assert (await http.get("/api/ping", headers=bearer(first.json()["access_token"]))).is_success
+    clock.now += 31
+    refresh = await http.post("/auth/refresh", headers=old)
+    ping = await http.get("/api/ping", headers=old)
+
+    assert refresh.status_code == 401
+    assert refresh.json() == {"detail": {"reason": "revoked"}}
+    assert ping.status_code == 401
+    assert ping.json() == {"detail": {"reason": "revoked"}}
+
+
+async def test_auth_service_two_rotations_revoke_oldest(http, clock):
+    session = await login(http)
+    first = await http.post("/auth/refresh", headers=bearer(session["access_token"]))
+    second = await http.post("/auth/refresh", headers=bearer(first.json()["access_token"]))
+    clock.now += 31
+    # Generation 1 is two behind. Generation 2 is the previous one, past its grace but still
+    # accepted because no request has used generation 3.
+    oldest = await http.post("/auth/refresh", headers=bearer(session["access_token"]))
+    previous = await http.post("/auth/refresh", headers=bearer(first.json()["access_token"]))
+
+    assert generation(second) == 3
+    assert oldest.json() == {"detail": {"reason": "revoked"}}
+    assert previous.status_code == 200
+    assert generation(previous) == 3
+
+
+async def test_auth_service_unused_rotation_keeps_previous(http, clock, redis_client, prefix):
+    session = await login(http)
+    old = bearer(session["access_token"])
+    lost = await http.post("/auth/refresh", headers=old)  # the client never receives it
+    clock.now += 300
+    replay = await http.post("/auth/refresh", headers=old)
+    assert (await http.get("/api/ping", headers=bearer(replay.json()["access_token"]))).is_success
+    clock.now += 31
+    after_use = await http.post("/auth/refresh", headers=old)
+
+    assert replay.status_code == 200
+    assert generation(replay) == generation(lost) == 2
+    assert replay.json()["expires_at"] == lost.json()["expires_at"]
+    assert after_use.json() == {"detail": {"reason": "revoked"}}
+    assert totals(redis_client, prefix)[("success", "Lille Fives")] == 1
+
+
+async def test_auth_service_previous_token_refused_when_idle(http, clock, redis_client, prefix):
+    session = await login(http)
+    old = bearer(session["access_token"])
+    await http.post("/auth/refresh", headers=old)
+    clock.now += 15 * 60 + 1
+    response = await http.post("/auth/refresh", headers=old)
+
+    assert response.json() == {"detail": {"reason": "inactive"}}
+    assert totals(redis_client, prefix)[("forced", "Lille Fives", "inactive")] == 1
+
+
+async def abandon(request: asyncio.Task[httpx.Response], held_sleep: HeldSleep, count: int,
+                  clock: Clock) -> None:
+    """Play a client timeout: the request reaches the slow sleep, the client gives up after
+    15 s, and the server sends its response 5 s later (20 s in all) to a closed request."""
+    await held_sleep.wait_for_held(count)
+    clock.now += 20
+    held_sleep.held[count - 1].set()
+    await request
+
+
+async def test_auth_service_slow_timeouts_keep_token(http, clock, held_sleep, redis_client,
+                                                     prefix):
+    session = await login(http)
+    token = bearer(session["access_token"])
+    await http.post("/demo/chaos", json={"refresh": "slow"})
+
+    for attempt in range(1, 4):
+        request = asyncio.create_task(http.post("/auth/refresh", headers=token))
+        await abandon(request, held_sleep, attempt, clock)
+        clock.now += 2  # the keeper's backoff before the next attempt
+
+    await http.post("/demo/chaos", json={"refresh": "ok"})
+    recovered = await http.post("/auth/refresh", headers=token)
+    assert recovered.status_code == 200, recovered.text
+    new_token = bearer(recovered.json()["access_token"])
+    ping = await http.get("/api/ping", headers=new_token)
+    next_refresh = await http.post("/auth/refresh", headers=new_token)
+
+    assert generation(recovered) == 2
+    assert ping.status_code == 200
+    assert next_refresh.status_code == 200
+    assert generation(next_refresh) == 3
+    assert totals(redis_client, prefix)[("success", "Lille Fives")] == 2
+    assert not any(key[0] == "failure" for key in totals(redis_client, prefix))
+
+
+async def test_auth_service_refresh_during_slow_refresh(http, clock, held_sleep):
+    session = await login(http)
+    token = bearer(session["access_token"])
+    await http.post("/demo/chaos", json={"refresh": "slow"})
+    first = asyncio.create_task(http.post("/auth/refresh", headers=token))
+    await held_sleep.wait_for_held(1)
+    second = asyncio.create_task(http.post("/auth/refresh", headers=token))  # another tab
+    await held_sleep.wait_for_held(2)
+
+    held_sleep.held[0].set()
+    first_response = await first
+    new_token = bearer(first_response.json()["access_token"])
+    assert (await http.get("/api/ping", headers=new_token)).is_success
+    # The second response is sent after the grace period, once the new token has been used.
+    clock.now += 60
+    held_sleep.held[1].set()
+    second_response = await second
+
+    assert first_response.status_code == 200
+    assert second_response.status_code == 200, second_response.text
+    assert generation(first_response) == generation(second_response) == 2
+    assert (await http.get("/api/ping", headers=new_token)).status_code == 200
+
+
+async def test_auth_service_slow_refresh_after_logout(http, held_sleep):
+    session = await login(http)
+    token = bearer(session["access_token"])
+    await http.post("/demo/chaos", json={"refresh": "slow"})
+    request = asyncio.create_task(http.post("/auth/refresh", headers=token))
+    await held_sleep.wait_for_held(1)
+    assert (await http.post("/auth/logout", headers=token)).status_code == 204
+    held_sleep.held[0].set()
+    response = await request
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": {"reason": "revoked"}}
+
+
+MISSING_HEADER = ("missing Authorization header; send 'Authorization: Bearer <access_token>' "
+                  "with the token from login")
+NOT_BEARER = ("Authorization header is not a bearer token; "
+              "send 'Authorization: Bearer <access_token>'")
+
+
+@pytest.mark.parametrize(("header", "detail"), [
+    ({}, {"reason": "invalid", "message": MISSING_HEADER}),
+    ({"Authorization": "Bearer not-a-jwt"}, {"reason": "invalid"}),
+    ({"Authorization": "Basic abc"}, {"reason": "invalid", "message": NOT_BEARER}),
+], ids=["missing", "not-a-jwt", "basic"])
+async def test_auth_service_refresh_rejects_bad_tokens(http, header, detail):
     response = await http.post("/auth/refresh", headers=header)
 
     assert response.status_code == 401
-    assert response.json() == {"detail": {"reason": reason}}
+    assert response.json() == {"detail": detail}
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/api/ping"), ("POST", "/v1/sessions/client-events"),
+])
+async def test_auth_service_missing_header_named(http, method, path):
+    response = await http.request(method, path, json={})
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": {"reason": "invalid", "message": MISSING_HEADER}}
+    assert response.headers["www-authenticate"] == "Bearer"
 
 
 @pytest.mark.parametrize(("mode", "status", "reason"), [

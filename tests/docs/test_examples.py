@@ -159,8 +159,8 @@ def test_client_events_app_counts_client_failures(example_env: str,
                             headers=bearer("tablet-token"))
 
     assert anonymous.status_code == 401
-    assert accepted.json() == {"accepted": 1, "duplicates": 0}
-    assert again.json() == {"accepted": 0, "duplicates": 1}
+    assert accepted.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert again.json() == {"accepted": 0, "duplicates": 1, "rejected": []}
     counts = totals(redis_client, example_env)
     assert counts[counter_field("failure", "Lyon", "network", "client")] == 1
 
@@ -182,7 +182,7 @@ def test_client_events_batch_accepted(redis_server: Any, prefix: str,
     metrics.close()
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"accepted": 1, "duplicates": 0}
+    assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
     counts = totals(redis_client, prefix)
     assert counts[counter_field("failure", "Lyon", "network", "client")] == 1
 
