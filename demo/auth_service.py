@@ -10,7 +10,8 @@ sessionwatch.demo`) and the browser tests serve. Its routes:
   header is missing or not Bearer); records ``refresh_succeeded`` / ``refresh_failed``.
 - ``POST /auth/logout`` (Bearer) -> 204; records ``session_ended``.
 - ``GET /api/ping`` (Bearer): the cashier's activity, which keeps the session alive.
-- ``POST /demo/chaos`` ``{"refresh": "ok"|"refuse"|"error"|"slow"}``, ``GET /demo/chaos``.
+- ``POST /demo/chaos`` ``{"refresh": "ok"|"refuse"|"error"|"slow"}``, ``GET /demo/chaos``: with
+  a Bearer token, the mode of that session only; without, the mode of every other session.
 - ``GET /demo/sites``: the shops that the login page offers, the simulated ones first.
 - ``POST /v1/sessions/client-events``: the client-events router of `api_hooks`.
 - ``GET /`` the cashier page, ``GET /login`` the login page, ``/banner/`` the banner's ES
@@ -159,7 +160,10 @@ class _AuthService:
         self.metrics = metrics
         self.secret = secrets.token_bytes(32)
         self.sessions: dict[str, _Session] = {}
+        # The switch without a session (the traffic's hiccups, tests), and each session's own
+        # (the cashier page), so a person trying a mode leaves the simulated tablets alone.
         self.chaos: ChaosMode = "ok"
+        self.session_chaos: dict[str, ChaosMode] = {}
         self.ip_resolver = ClientIPResolver(settings.trusted_proxies)
         self.lifetime = settings.token_expiration_minutes * 60
         self.idle_limit = settings.activity_threshold * 60
@@ -202,6 +206,20 @@ class _AuthService:
             })
         except jwt.PyJWTError:
             raise _Refused("invalid") from None
+
+    def session_id_of(self, request: Request) -> str | None:
+        """Return the session id of a request's signed token, expired or not, or None."""
+        try:
+            return str(self.claims(request)["sid"])
+        except _Refused:
+            return None
+
+    def chaos_for(self, request: Request) -> ChaosMode:
+        """Return the chaos mode of a request: its session's own, else the global one."""
+        session_id = self.session_id_of(request)
+        if session_id is None:
+            return self.chaos
+        return self.session_chaos.get(session_id, self.chaos)
 
     def who(self, request: Request) -> dict[str, str]:
         """Return the recorder's session fields for a request's token, or none if unreadable."""
@@ -328,11 +346,12 @@ def create_app(
     @app.post("/auth/refresh", response_model=None)
     async def refresh(request: Request) -> dict[str, Any] | JSONResponse:
         ip = ip_of(request)
-        if service.chaos in ("error", "refuse"):
-            reason, status = ("server_error", 503) if service.chaos == "error" else ("revoked", 401)
+        chaos = service.chaos_for(request)
+        if chaos in ("error", "refuse"):
+            reason, status = ("server_error", 503) if chaos == "error" else ("revoked", 401)
             await _record(metrics.refresh_failed, reason, ip=ip, **service.who(request))
             return _refusal(_Refused(reason), status)
-        slow = service.chaos == "slow"
+        slow = chaos == "slow"
         try:
             # Check and rotate on arrival: the slow mode's delay comes after, as a slow
             # response would, so the token is judged as it was when the client sent it.
@@ -386,15 +405,21 @@ def create_app(
     async def get_sites() -> dict[str, list[str]]:
         return {"sites": list(settings.sites)}
 
+    # With a Bearer token the switch is the session's own; without one it is global.
     @app.get("/demo/chaos")
-    async def get_chaos() -> dict[str, str]:
-        return {"refresh": service.chaos}
+    async def get_chaos(request: Request) -> dict[str, str]:
+        return {"refresh": service.chaos_for(request)}
 
     @app.post("/demo/chaos")
-    async def set_chaos(body: ChaosRequest) -> dict[str, str]:
-        service.chaos = body.refresh
-        _log.info("demo chaos: refresh=%s", body.refresh)
-        return {"refresh": service.chaos}
+    async def set_chaos(body: ChaosRequest, request: Request) -> dict[str, str]:
+        session_id = service.session_id_of(request)
+        if session_id is None:
+            service.chaos = body.refresh
+            _log.info("demo chaos: refresh=%s for every session", body.refresh)
+        else:
+            service.session_chaos[session_id] = body.refresh
+            _log.info("demo chaos: refresh=%s for one session", body.refresh)
+        return {"refresh": service.chaos_for(request)}
 
     app.include_router(client_events_router(
         metrics, authenticate=authenticate, path=settings.client_events_path, client_ip=ip_of,

@@ -326,6 +326,27 @@ async def test_auth_service_chaos_modes(http, redis_client, prefix, mode, status
     assert totals(redis_client, prefix)[("failure", "Lille Fives", reason, "server")] == 1
 
 
+async def test_auth_service_session_chaos_spares_others(http):
+    person = await login(http)
+    tablet = await login(http)
+    own = await http.post("/demo/chaos", json={"refresh": "refuse"},
+                          headers=bearer(person["access_token"]))
+    refused = await http.post("/auth/refresh", headers=bearer(person["access_token"]))
+    spared = await http.post("/auth/refresh", headers=bearer(tablet["access_token"]))
+
+    assert own.json() == {"refresh": "refuse"}
+    assert refused.status_code == 401
+    assert spared.status_code == 200
+    assert (await http.get("/demo/chaos")).json() == {"refresh": "ok"}
+
+    # A global mode (the traffic's hiccups) leaves a session's own choice in place.
+    await http.post("/demo/chaos", json={"refresh": "error"})
+    mine = await http.get("/demo/chaos", headers=bearer(person["access_token"]))
+    assert mine.json() == {"refresh": "refuse"}
+    tablet_token = spared.json()["access_token"]
+    assert (await http.post("/auth/refresh", headers=bearer(tablet_token))).status_code == 503
+
+
 async def test_auth_service_chaos_rejects_unknown_mode(http):
     response = await http.post("/demo/chaos", json={"refresh": "explode"})
 

@@ -115,16 +115,19 @@ function setupDemoTools(keeper) {
     if (event.key === NETWORK_CUT_KEY) showNetworkState();
   });
   $('refresh-now').addEventListener('click', () => keeper.retryNow());
+  // With the session's token the server's answer changes for this session only, not for the
+  // simulated tablets of the demo.
+  const chaosHeaders = () => ({ Authorization: `Bearer ${readAuth()?.access_token ?? ''}` });
   for (const radio of document.querySelectorAll('input[name="chaos"]')) {
     radio.addEventListener('change', () => {
       realFetch('/demo/chaos', {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
+        headers: { 'Content-Type': 'application/json', ...chaosHeaders() },
         body: JSON.stringify({ refresh: radio.value }),
       });
     });
   }
-  realFetch('/demo/chaos').then((r) => r.json()).then(({ refresh: mode }) => {
+  realFetch('/demo/chaos', { headers: chaosHeaders() }).then((r) => r.json()).then(({ refresh: mode }) => {
     const radio = document.querySelector(`input[name="chaos"][value="${mode}"]`);
     if (radio) radio.checked = true;
   }).catch(() => {});
