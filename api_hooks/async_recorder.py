@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from .buffered import BufferConfig, BufferedState, run_to_end
 from .config import RecorderConfig
 from .connection import async_redis_from_url
+from .logs import events_log
 from .plan import WriteBatch
 from .recorder import RecorderCore
 from .scripts import batch_calls, run_calls_async, sync_clock_async
@@ -104,7 +105,16 @@ class AsyncSessionMetrics(RecorderCore):
         state = self._buffered
         if state is None:
             return await self._record(self.plan_started, session_id, user_id, site, ip, expires_at)
-        return self.queue_started(state, session_id, user_id, site, ip, expires_at)
+        try:
+            self._ensure_flusher()
+            queued = state.add_started(session_id, site, expires_at)
+            if events_log.isEnabledFor(logging.DEBUG):
+                self.log_buffered(logging.DEBUG, "session_started", None, site, user_id, ip,
+                                  session_id)
+        except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
+            self.report_bug(exc)
+            return False
+        return queued
 
     async def refresh_succeeded(self, session_id: Any, *, user_id: Any = None,
                                 site: Any = None, ip: Any = None,
@@ -114,8 +124,16 @@ class AsyncSessionMetrics(RecorderCore):
         if state is None:
             return await self._record(self.plan_refresh_succeeded, session_id, user_id, site,
                                       ip, expires_at)
-        return self.queue_refresh_succeeded(state, session_id, user_id, site, ip,
-                                            expires_at)
+        try:
+            self._ensure_flusher()
+            queued = state.add_success(session_id, site, expires_at)
+            if events_log.isEnabledFor(logging.DEBUG):
+                self.log_buffered(logging.DEBUG, "refresh_succeeded", None, site, user_id, ip,
+                                  session_id)
+        except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
+            self.report_bug(exc)
+            return False
+        return queued
 
     async def refresh_failed(self, reason: Any, *, session_id: Any = None, user_id: Any = None,
                              site: Any = None, ip: Any = None, source: Any = "server") -> bool:
@@ -124,8 +142,16 @@ class AsyncSessionMetrics(RecorderCore):
         if state is None:
             return await self._record(self.plan_refresh_failed, reason, session_id, user_id,
                                       site, ip, source)
-        return self.queue_refresh_failed(state, reason, session_id, user_id, site, ip,
-                                         source)
+        try:
+            self._ensure_flusher()
+            queued = state.add_failure(reason, site, ip, source)
+            if events_log.isEnabledFor(logging.INFO):
+                self.log_buffered(logging.INFO, "refresh_failed", reason, site, user_id, ip,
+                                  session_id)
+        except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
+            self.report_bug(exc)
+            return False
+        return queued
 
     async def session_ended(self, session_id: Any, *, forced: bool = False,
                             reason: Any = "logout", user_id: Any = None, site: Any = None,
@@ -135,7 +161,17 @@ class AsyncSessionMetrics(RecorderCore):
         if state is None:
             return await self._record(self.plan_ended, session_id, forced, reason, user_id, site,
                                       ip)
-        return self.queue_ended(state, session_id, forced, reason, user_id, site, ip)
+        try:
+            self._ensure_flusher()
+            queued = state.add_ended(session_id, forced, reason, site)
+            level = logging.INFO if forced else logging.DEBUG
+            if events_log.isEnabledFor(level):
+                self.log_buffered(level, "logout_forced" if forced else "session_ended",
+                                  reason if forced else None, site, user_id, ip, session_id)
+        except Exception as exc:  # noqa: BLE001 - the caller is an auth handler
+            self.report_bug(exc)
+            return False
+        return queued
 
     async def _record(self, plan: Callable[..., WriteBatch], *args: Any) -> bool:
         try:
