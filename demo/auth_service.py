@@ -26,9 +26,10 @@ A refresh with the current token rotates it: the session moves to a new generati
 previous generation stays accepted until the client has used the current one (any request
 authenticated with it, a refresh or ``/api/ping``), or for `rotation_grace_seconds` after the
 rotation, whichever is longer. Older generations are refused with reason ``revoked``. A
-refresh with the previous token returns the current token and does not rotate again. So a
-client that never received a rotated token, because it gave up waiting for the response,
-still has a token that works, and two tabs racing each other both succeed.
+refresh with the previous token returns the current token and does not rotate again, or
+rotates once more if the current token has expired meanwhile. So a client that never
+received a rotated token, because it gave up waiting for the response, still has a token that
+works, and two tabs racing each other both succeed.
 
 Each refresh checks its token and rotates when the request arrives, before the delay of the
 ``slow`` chaos mode, and the response carries the session's current token when it is sent.
@@ -263,7 +264,8 @@ class _AuthService:
         """Renew a session; return it and whether it rotated.
 
         The current token rotates the session to a new generation. The previous one, while
-        accepted, leaves it as it is, and the caller returns the current token. An idle
+        accepted, leaves it as it is, and the caller returns the current token, unless that
+        token has expired: then the session rotates as for the current one. An idle
         session is refused with reason ``inactive`` and removed, whichever token it presents.
         """
         claims = self.claims(request)
@@ -275,8 +277,10 @@ class _AuthService:
         if now - session.last_activity > self.idle_limit:
             self.sessions.pop(session.session_id, None)
             raise _Refused("inactive", session)
-        if not current:
+        if not current and session.expires_at > now:
             return session, False
+        # The current token, or the previous one when the current has expired unused (its
+        # response was lost long ago): a new generation, so the client gets a live token.
         session.generation += 1
         session.expires_at = now + self.lifetime
         session.rotated_at = now

@@ -224,8 +224,9 @@ class TrafficGenerator:
     async def server_hiccups(self, client: httpx.AsyncClient) -> None:
         """Make every refresh fail with a server error for a few demo seconds, now and then.
 
-        Skipped while someone else set the chaos switch (from the cashier page), and the
-        switch is put back only if it still shows this hiccup.
+        It sets the global switch, which spares sessions that chose their own mode on the
+        cashier page. It is skipped while the global switch is not "ok" (a test or another
+        client set it), and put back only if it still shows this hiccup.
         """
         while True:
             await self.clock.sleep(self.rng.expovariate(1 / self.behaviour.server_hiccup_every))

@@ -197,6 +197,20 @@ async def test_auth_service_unused_rotation_keeps_previous(http, clock, redis_cl
     assert totals(redis_client, prefix)[("success", "Lille Fives")] == 1
 
 
+async def test_auth_service_replay_after_expiry_gets_live_token(http, clock):
+    session = await login(http)
+    old = bearer(session["access_token"])
+    await http.post("/auth/refresh", headers=old)  # rotated; the client never receives it
+    await http.get("/api/ping", headers=old)  # the cashier is active meanwhile
+    clock.now += 10 * 60 + 1  # the lost token has expired too
+    replay = await http.post("/auth/refresh", headers=old)
+
+    assert replay.status_code == 200
+    assert generation(replay) == 3
+    assert replay.json()["expires_in"] == 10 * 60
+    assert (await http.get("/api/ping", headers=bearer(replay.json()["access_token"]))).is_success
+
+
 async def test_auth_service_previous_token_refused_when_idle(http, clock, redis_client, prefix):
     session = await login(http)
     old = bearer(session["access_token"])
