@@ -33,9 +33,15 @@ def kpi(page: Page, name: str, part: str = "kpi-value") -> str:
 
 
 def table_rows(page: Page, table: str) -> list[list[str]]:
+    """Return the cell texts of a table's body rows, read in one step.
+
+    Reading row by row could mix two renders when the widget redraws the table meanwhile.
+    """
     rows = page.locator(f"{WIDGET} .{table} tbody tr")
-    return [[cell.strip() for cell in rows.nth(i).locator("th, td").all_inner_texts()]
-            for i in range(rows.count())]
+    cells: list[list[str]] = rows.evaluate_all(
+        "(rows) => rows.map((row) => [...row.querySelectorAll('th, td')]"
+        ".map((cell) => cell.innerText.trim()))")
+    return cells
 
 
 def open_admin(open_page: OpenPage, exporter: SeededExporter, **options: object) -> Page:
@@ -104,6 +110,8 @@ def test_widget_reason_and_site_rankings_match(open_page: OpenPage,
 
     with page.expect_response(lambda r: "by=site" in r.url):
         page.locator(f"{WIDGET} input[name=ranking][value=site]").check()
+    expect(page.locator(f"{WIDGET} .top-table thead th").nth(1)).to_have_text("Site")
+    expect(page.locator(f"{WIDGET} .top-table tbody tr")).to_have_count(len(totals.by_site))
     rows = table_rows(page, "top-table")
     assert {row[1]: int(row[2]) for row in rows} == dict(totals.by_site)
 
