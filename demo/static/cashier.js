@@ -115,8 +115,8 @@ function setupDemoTools(keeper) {
     if (event.key === NETWORK_CUT_KEY) showNetworkState();
   });
   $('refresh-now').addEventListener('click', () => keeper.retryNow());
-  // With the session's token the server's answer changes for this session only, not for the
-  // simulated tablets of the demo.
+  // Sent with the session's token, the switch changes the server's responses for this session
+  // only. The demo's simulated tablets keep the global mode.
   const chaosHeaders = () => ({ Authorization: `Bearer ${readAuth()?.access_token ?? ''}` });
   for (const radio of document.querySelectorAll('input[name="chaos"]')) {
     radio.addEventListener('change', () => {

@@ -81,8 +81,8 @@ export function restoreDrafts(root, storage, location, now = Date.now(), maxAgeM
 }
 
 /**
- * Delete a form's draft when the form is submitted, for every draft form under `root`,
- * including forms rendered later; returns a function that removes the listener.
+ * Delete a draft form's draft when the form is submitted. One listener on `root` covers its
+ * draft forms, including those rendered later. Returns a function that removes the listener.
  */
 export function forgetDraftsOnSubmit(root, storage, location) {
   const listener = (event) => {

@@ -11,7 +11,7 @@
 // the record of the tab that just released it reaches it. So a tab that renews the token also
 // takes a "renewal mark", a second lock whose name carries the outcome, and keeps it a while.
 // The origin's lock manager grants locks and returns `query()` snapshots from one state, so
-// the next owner of the refresh lock sees that mark, however late the record is.
+// the next owner of the refresh lock finds that mark, however late the record is.
 
 const LEASE_SETTLE_MS = 60;
 const LEASE_POLL_MS = 200;

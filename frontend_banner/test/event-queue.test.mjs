@@ -130,6 +130,7 @@ test('keeper does not queue a timed-out refresh', async () => {
       return new Response('{"accepted":1}', { status: 200 });
     },
   });
+
   // The server may have received a request that timed out, and counted it itself.
   const outcomes = ['hang', { status: 408 }, 'ok'];
   const keeper = new SessionKeeper({
@@ -146,7 +147,9 @@ test('keeper does not queue a timed-out refresh', async () => {
   }).start();
   const failures = [];
   keeper.addEventListener('failed', (event) => failures.push(event.detail.detail));
+
   await clock.advance(5 * 60_000 + 10_000);
+
   assert.deepEqual(failures, ['timeout', 'timeout']);
   assert.equal(keeper.state.problem, null);
   assert.equal(posts.length, 0);

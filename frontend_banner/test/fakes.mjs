@@ -131,7 +131,7 @@ export function channelHub({ lagTurns = 0 } = {}) {
 
 /**
  * Web Locks with one exclusive queue per name, shared by every tab given the same object.
- * `query()` lists the names held, as the lock manager sees them at that moment.
+ * `query()` lists the names of the locks held at that moment.
  */
 export function fakeLocks() {
   const tails = new Map();

@@ -245,8 +245,8 @@ for (const [label, options] of [
 
 test('two tabs refresh once per cycle when the news arrives after the lock', async () => {
   // Storage and channel news take 45 turns to reach the other tab, longer than the fake clock
-  // settles between two timers, while the lock passes at once: the second tab, due at the same
-  // instant, holds the lock before the first tab's record reaches it.
+  // settles between two timers, while the lock passes at once. So the second tab, due at the
+  // same instant, gets the lock before the first tab's record reaches it.
   const { clock, server, a, b } = twoTabs({ lagTurns: 45 });
   for (let cycle = 1; cycle <= 3; cycle += 1) {
     await clock.advance(5 * MINUTE + 1000);
